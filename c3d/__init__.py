@@ -1,0 +1,43 @@
+"""c3d: C3D (Tran et al., ICCV 2015) for Keras 3 — model, Caffe weights, features, training.
+
+Importing ``c3d`` first sets TensorFlow's runtime defaults (oneDNN, thread pools; see
+``c3d.runtime``) before TensorFlow is loaded. The heavy parts (Keras, TensorFlow) load
+lazily, on first use of a name below, so ``c3d --help`` stays fast.
+"""
+
+import importlib
+
+from c3d import runtime as _runtime
+
+_runtime.configure_environment()
+
+__version__ = "1.0.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "C3D_model": "c3d.sport1m_model",
+    "create_features_extractor": "c3d.sport1m_model",
+    "create_features_exctractor": "c3d.sport1m_model",
+    "preprocess_input": "c3d.preprocessing",
+    "C3D_BN": "c3d.c3d_bn",
+    "sports1m_labels": "c3d.resources",
+    "sports1m_mean_cube": "c3d.resources",
+    "load_mean": "c3d.mean",
+    "extract_features": "c3d.extract",
+    "classify": "c3d.classify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'c3d' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

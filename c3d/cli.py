@@ -1,0 +1,64 @@
+"""The ``c3d`` command line: ``c3d SUBCOMMAND …`` (see ``c3d --help``)."""
+
+import argparse
+import importlib
+import logging
+import sys
+
+import c3d  # noqa: F401  (sets TensorFlow's runtime defaults before anything imports TF)
+from c3d.errors import C3DError
+
+# sub-command -> (module with add_arguments/run, one-line help)
+COMMANDS = {
+    "extract": ("c3d.commands.extract", "extract C3D features (fc6/fc7/pool5) from videos"),
+    "classify": ("c3d.commands.classify", "classify videos into Sports-1M classes"),
+    "convert": ("converter.commands", "convert a Caffe C3D .caffemodel to Keras weights"),
+    "convert-mean": ("converter.commands", "convert a Caffe mean .binaryproto to .npy"),
+    "fetch-weights": ("converter.commands", "download and convert the Sports-1M weights"),
+    "train": ("c3d.commands.train", "train C3D-BN or fine-tune C3D on labelled videos"),
+    "evaluate": ("c3d.commands.evaluate", "clip and video accuracy of trained weights"),
+    "summary": ("c3d.commands.summary", "print the model's layer table"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="c3d",
+        description="C3D (Tran et al., ICCV 2015) for Keras 3: features, classes, training.",
+    )
+    parser.add_argument("--version", action="version", version=f"c3d {c3d.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments = getattr(module, "add_arguments")
+        if module_name == "converter.commands":
+            add_arguments(name, command_parser)
+        else:
+            add_arguments(command_parser)
+        command_parser.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="c3d: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.run(args) or 0)
+    except C3DError as exc:
+        print(f"c3d {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"c3d {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `c3d classify … | head`
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

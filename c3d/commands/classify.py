@@ -1,0 +1,11 @@
+"""``c3d classify``: placeholder until its issue lands."""
+
+from c3d.errors import C3DError
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    raise C3DError("'c3d classify' is not implemented yet")

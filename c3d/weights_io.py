@@ -1,0 +1,90 @@
+"""Reading Keras weight files by layer name: Keras 3 ``.weights.h5`` and legacy Keras 2 ``.h5``.
+
+Matching by layer name (not by position) lets one file serve the full model, the
+headless model (``include_top=False``) and a fine-tuning model with a new fc8.
+"""
+
+import os
+
+import h5py
+import numpy as np
+
+
+class WeightsFileError(ValueError):
+    """A weights file that cannot be read or does not fit the model."""
+
+
+def _decode(name):
+    return name.decode("utf-8") if isinstance(name, bytes) else str(name)
+
+
+def _read_keras3(root):
+    """Keras 3 layout: ``layers/<attr>/vars/{0,1,…}``, the layer name in ``vars.attrs['name']``."""
+    found = {}
+
+    def visit(_, obj):
+        if isinstance(obj, h5py.Group) and obj.name.endswith("/vars") and "name" in obj.attrs:
+            arrays = [obj[key][()] for key in sorted(obj.keys(), key=int)]
+            if arrays:
+                found[_decode(obj.attrs["name"])] = arrays
+
+    root.visititems(visit)
+    return found
+
+
+def _read_legacy(root):
+    """Keras 1/2 layout: root attr ``layer_names``, each group listing ``weight_names``."""
+    if "model_weights" in root:  # a whole model saved with model.save()
+        root = root["model_weights"]
+    found = {}
+    for layer_name in map(_decode, root.attrs["layer_names"]):
+        group = root[layer_name]
+        names = [_decode(n) for n in group.attrs.get("weight_names", [])]
+        if names:
+            found[layer_name] = [group[name][()] for name in names]
+    return found
+
+
+def read_weight_file(path):
+    """Return {layer name: [arrays in the layer's weight order]} from a Keras weights file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise WeightsFileError(f"{path}: no such weights file")
+    try:
+        with h5py.File(path, "r") as root:
+            if "layer_names" in root.attrs or "model_weights" in root:
+                weights = _read_legacy(root)
+            else:
+                weights = _read_keras3(root)
+    except OSError as exc:
+        raise WeightsFileError(f"{path}: not a readable HDF5 weights file ({exc})") from None
+    if not weights:
+        raise WeightsFileError(f"{path}: no layer weights found in the file")
+    return weights
+
+
+def assign_weights(model, weights, source, optional=()):
+    """Set each layer of ``model`` that has weights from ``weights`` (by layer name).
+
+    Layers named in ``optional`` are left as initialised when the file lacks them or
+    their shapes differ (a new fc8 for fine-tuning). Anything else that is missing or
+    of the wrong shape is an error naming the file, layer and shapes.
+    """
+    for layer in model.layers:
+        expected = [tuple(w.shape) for w in layer.weights]
+        if not expected:
+            continue
+        arrays = weights.get(layer.name)
+        if arrays is None:
+            if layer.name in optional:
+                continue
+            raise WeightsFileError(f"{source}: no weights for layer {layer.name}")
+        shapes = [tuple(np.shape(a)) for a in arrays]
+        if shapes != expected:
+            if layer.name in optional:
+                continue
+            raise WeightsFileError(
+                f"{source}: layer {layer.name} has weights of shape {shapes}, "
+                f"the model expects {expected}"
+            )
+        layer.set_weights(arrays)

@@ -1,0 +1,53 @@
+"""Shared fixtures: test data paths and a full-size C3D weights file with random weights."""
+
+import os
+import pathlib
+
+import c3d  # noqa: F401  (runtime defaults before TensorFlow loads)
+import numpy as np
+import pytest
+
+DATA = pathlib.Path(__file__).parent / "data"
+BASEBALL_VIDEO = DATA / "v_BaseballPitch_g01_c01.avi"
+MAKEUP_VIDEO = DATA / "v_ApplyEyeMakeup_g01_c01.avi"
+FB_MEAN_BINARYPROTO = DATA / "fb_train16_128_mean.binaryproto"
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def sport1m_weights(tmp_path_factory):
+    """A Keras 3 weights file of the full Sports-1M C3D with seeded random weights.
+
+    Glorot-initialised weights give nearly constant softmax outputs, so the scale is
+    raised a little to make features and classes depend visibly on the input.
+    """
+    import keras
+
+    from c3d.sport1m_model import C3D_model
+
+    keras.utils.set_random_seed(1234)
+    model = C3D_model()
+    rng = np.random.default_rng(1234)
+    for layer in model.layers:
+        if layer.weights:
+            kernel, bias = layer.get_weights()
+            fan_in = int(np.prod(kernel.shape[:-1]))
+            kernel = rng.standard_normal(kernel.shape, np.float32) * np.sqrt(2.0 / fan_in)
+            bias = rng.uniform(-0.05, 0.05, bias.shape).astype(np.float32)
+            layer.set_weights([kernel, bias])
+    path = tmp_path_factory.mktemp("weights") / "c3d_random.weights.h5"
+    model.save_weights(path)
+    return str(path)
+
+
+@pytest.fixture()
+def subprocess_env():
+    """Environment for running the CLI or another backend in a child process."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env["PYTHONPATH"] = str(pathlib.Path(__file__).resolve().parents[1])
+    return env
