@@ -38,7 +38,7 @@ def pool5_padding(conv5_shape):
     standard 2x7x7 input this is ((0,0),(0,1),(0,1)), the original zeropad5.
     """
     padding = []
-    for size, pool in zip(conv5_shape, POOL5):
+    for size, pool in zip(conv5_shape, POOL5, strict=True):
         out = _caffe_ceil_pool_size(size, pool)
         padding.append((0, (out - 1) * pool + pool - size))
     return tuple(padding)

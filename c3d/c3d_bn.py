@@ -10,7 +10,7 @@ from c3d.architecture import CONV_LAYERS, FC_UNITS, POOLS, check_input_shape, po
 
 
 def C3D_BN(num_classes=8, input_shape=(16, 112, 112, 3), weights=None):
-    """Build C3D-BN: Conv3D -> BatchNormalization -> ReLU for every conv; fc6/fc7 ReLU, fc8 softmax."""
+    """Build C3D-BN: Conv3D -> BatchNorm -> ReLU per conv; fc6, fc7 ReLU; fc8 softmax."""
     input_shape = check_input_shape(input_shape)
     model = keras.Sequential(name="c3d_bn")
     model.add(keras.Input(shape=input_shape, name="clip"))

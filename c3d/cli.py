@@ -32,7 +32,7 @@ def build_parser():
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments = getattr(module, "add_arguments")
+        add_arguments = module.add_arguments
         if module_name == "converter.commands":
             add_arguments(name, command_parser)
         else:

@@ -3,9 +3,10 @@
 import os
 import pathlib
 
-import c3d  # noqa: F401  (runtime defaults before TensorFlow loads)
 import numpy as np
 import pytest
+
+import c3d  # noqa: F401  (runtime defaults before TensorFlow loads)
 
 DATA = pathlib.Path(__file__).parent / "data"
 BASEBALL_VIDEO = DATA / "v_BaseballPitch_g01_c01.avi"
