@@ -60,7 +60,8 @@ def create_features_extractor(model, layer="fc6"):
     names = [lay.name for lay in model.layers]
     if layer not in names:
         raise ValueError(f"model has no layer {layer!r}; layers are: {', '.join(names)}")
-    return keras.Model(model.inputs, model.get_layer(layer).output, name=f"c3d_{layer}")
+    # inputs[0], not inputs: a single-tensor input, so callers may pass a bare array.
+    return keras.Model(model.inputs[0], model.get_layer(layer).output, name=f"c3d_{layer}")
 
 
 # The spelling used by earlier Keras ports of C3D, kept so their scripts keep working.
