@@ -1,0 +1,38 @@
+# GPU image: the official TensorFlow GPU base (pinned to 2.21), the project installed in a
+# venv that sees the base image's TensorFlow, run as a non-root user.
+#   docker build -t c3d-keras .
+#   docker run --rm --gpus all -v "$PWD/models:/app/models" c3d-keras            # make example
+#   docker run --rm --gpus all -v "$PWD/models:/app/models" c3d-keras make convert-weights
+FROM tensorflow/tensorflow:2.21.0-gpu
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONUNBUFFERED=1 \
+    VENV=/opt/venv \
+    USE_DOCKER=0
+
+# make runs the project's targets; the base image's own Ubuntu release decides the versions.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 1000 c3d
+WORKDIR /app
+COPY --chown=c3d:c3d . .
+
+# --system-site-packages: reuse the base image's CUDA-enabled TensorFlow 2.21 (it satisfies
+# requirements.txt's pin, so pip installs only what is missing). The stamp tells the Makefile
+# that set-up is done.
+RUN python3 -m venv --system-site-packages /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps . \
+    && touch /opt/venv/.installed \
+    && mkdir -p /app/models \
+    && chown -R c3d:c3d /app /opt/venv
+
+USER 1000:1000
+ENV PATH=/opt/venv/bin:$PATH
+VOLUME ["/app/models"]
+CMD ["make", "example"]
