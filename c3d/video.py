@@ -1,7 +1,9 @@
 """Decoding video files into BGR uint8 frames with OpenCV, streamed one frame at a time.
 
 The frame count of a video is what decoding yields, not what the container claims
-(``CAP_PROP_FRAME_COUNT`` is often wrong for AVI/MP4 files with broken indexes).
+(``CAP_PROP_FRAME_COUNT`` is often wrong for AVI/MP4 files with broken indexes). The
+declared count is only used to recognise a truncated file: one whose decoding stops
+well before the count its header declares (see ``check_decoded``).
 """
 
 import os
@@ -23,6 +25,18 @@ VIDEO_EXTENSIONS = (
     ".flv",
     ".3gp",
 )
+
+# FFmpeg prints a line per damaged packet ("ac-tex damaged at 9 0"), which buries the
+# progress bar on a corrupt file; the one-line failure reasons say what went wrong.
+# OpenCV reads this when it first opens a file; a value set by the user wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+# A video is reported truncated when decoding yields fewer frames than its header
+# declares, by more than this share of the declared count (and more than
+# TRUNCATION_MIN_FRAMES): containers without a frame index (MKV, WebM) only estimate
+# their count from the duration, which can be off by a few frames on sound files.
+TRUNCATION_TOLERANCE = 0.05
+TRUNCATION_MIN_FRAMES = 2
 
 
 class VideoError(C3DError):
@@ -54,13 +68,44 @@ def video_fps(capture):
     return float(fps) if fps and fps == fps and fps > 0 else 0.0
 
 
-def iter_frames(capture):
-    """Yield the BGR uint8 frames of an opened capture until decoding stops; releases it."""
+def declared_frame_count(capture):
+    """The frame count the container declares (0 when unknown); a hint, never the truth."""
+    count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    # Streams without a count report -1 or garbage like -2**63 / fps.
+    return int(count) if count == count and 0 < count < 2**31 else 0
+
+
+def iter_frames(capture, keep=None):
+    """Yield the BGR uint8 frames of an opened capture until decoding stops; releases it.
+
+    With ``keep`` (a function of the frame index), frames it rejects are decoded (the
+    stream must be) but not converted to BGR, and yielded as None: cheaper when most
+    frames are not needed, e.g. clips with a stride much larger than their length.
+    """
     try:
+        index = 0
         while True:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                return
-            yield frame
+            if keep is None or keep(index):
+                ok, frame = capture.read()
+                if not ok or frame is None:
+                    return
+                yield frame
+            else:
+                if not capture.grab():
+                    return
+                yield None
+            index += 1
     finally:
         capture.release()
+
+
+def check_decoded(path, decoded, declared):
+    """Raise VideoError if a video yielded no frames or stopped well short of its header."""
+    if decoded == 0:
+        raise VideoError(f"{os.fspath(path)}: no frames could be decoded")
+    missing = declared - decoded
+    if missing > max(TRUNCATION_MIN_FRAMES, TRUNCATION_TOLERANCE * declared):
+        raise VideoError(
+            f"{os.fspath(path)}: truncated or corrupt: decoding stopped after {decoded} "
+            f"of the {declared} frames the file declares"
+        )

@@ -1,11 +1,107 @@
-"""``c3d convert``, ``c3d convert-mean``, ``c3d fetch-weights``: placeholder until issue 3."""
+"""``c3d convert``, ``c3d convert-mean`` and ``c3d fetch-weights`` (``make convert-weights``).
+
+Results (the layer mapping table) go to stdout, logs and progress to stderr. Keras and
+TensorFlow load only when a conversion runs, so ``c3d --help`` stays fast.
+"""
+
+import logging
+import os
+import sys
 
 from c3d.errors import C3DError
+from converter.sources import SPORTS1M_CAFFEMODEL, SPORTS1M_URLS, SPORTS1M_WEIGHTS
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(name, parser):
-    pass
+    if name == "convert":
+        parser.description = (
+            "Convert a Caffe C3D model (C3D v1.0 fork or upstream Caffe format, detected "
+            "by itself) to Keras 3 weights for c3d.C3D_model. fc8's class count comes "
+            "from the file. Prints the layer mapping on stdout."
+        )
+        parser.add_argument("caffemodel", metavar="CAFFEMODEL", help="the .caffemodel file")
+        parser.add_argument("output", metavar="OUT.weights.h5", help="Keras weights to write")
+    elif name == "convert-mean":
+        parser.description = (
+            "Convert a Caffe mean .binaryproto (either format) to a float32 .npy of shape "
+            "(C, L, H, W) = (3, frames, height, width), channels BGR: Caffe's own order, "
+            "the layout of c3d's shipped mean cube and what --mean accepts."
+        )
+        parser.add_argument("mean", metavar="MEAN.binaryproto", help="the Caffe mean file")
+        parser.add_argument("output", metavar="OUT.npy", help="numpy file to write")
+    elif name == "fetch-weights":
+        parser.description = (
+            f"Download the C3D authors' Sports-1M model ({SPORTS1M_CAFFEMODEL}, ~320 MB) "
+            f"into MODELS_DIR unless it is there (a partial download is resumed), then "
+            f"convert it to MODELS_DIR/{SPORTS1M_WEIGHTS}."
+        )
+        parser.add_argument(
+            "--models-dir", default="models", help="folder for both files (default: models)"
+        )
+        parser.add_argument(
+            "--caffemodel", metavar="PATH", help="use this .caffemodel instead of downloading"
+        )
+        parser.add_argument(
+            "--url",
+            action="append",
+            metavar="URL",
+            help="download from URL (repeatable; default: " + " then ".join(SPORTS1M_URLS) + ")",
+        )
+    else:
+        raise ValueError(f"converter.commands has no command {name!r}")
+
+
+def _convert(caffemodel, output):
+    from converter.convert import convert_caffemodel, format_table
+
+    if "tensorflow" not in sys.modules:
+        # oneDNN's allocator keeps freed buffers pooled (~250 MB more peak memory while
+        # Keras initialises the model); a conversion runs no convolution to speed up.
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+
+    rows = convert_caffemodel(caffemodel, output)
+    print(format_table(rows), flush=True)
+
+
+def _convert_mean(mean_path, output):
+    import numpy as np
+
+    from c3d.atomic import atomic_output
+    from c3d.preprocessing import mean_clip
+    from converter.blobs import read_mean_blob
+
+    if not os.fspath(output).endswith(".npy"):
+        raise C3DError(f"{output}: the output must be named *.npy")
+    mean = read_mean_blob(mean_path)
+    try:
+        mean_clip(mean)  # the check the preprocessing will make: 16 frames, >= 112x112
+    except ValueError as exc:
+        raise C3DError(f"{mean_path}: not usable as a C3D mean: {exc}") from None
+    with atomic_output(output) as tmp_path:
+        np.save(tmp_path, mean)
+    channel_means = ", ".join(f"{m:.2f}" for m in mean.mean(axis=(1, 2, 3)))
+    print(f"{output}: float32 {mean.shape} (C, L, H, W), BGR channel means {channel_means}")
+
+
+def _fetch_weights(models_dir, caffemodel, urls):
+    from converter.download import fetch
+
+    if caffemodel is None:
+        caffemodel = fetch(os.path.join(models_dir, SPORTS1M_CAFFEMODEL), urls or SPORTS1M_URLS)
+    elif not os.path.isfile(caffemodel):
+        raise C3DError(f"{caffemodel}: no such file")
+    _convert(caffemodel, os.path.join(models_dir, SPORTS1M_WEIGHTS))
 
 
 def run(args):
-    raise C3DError(f"'c3d {args.command}' is not implemented yet")
+    if args.command == "convert":
+        _convert(args.caffemodel, args.output)
+    elif args.command == "convert-mean":
+        _convert_mean(args.mean, args.output)
+    elif args.command == "fetch-weights":
+        _fetch_weights(args.models_dir, args.caffemodel, args.url)
+    else:
+        raise C3DError(f"unknown command {args.command!r}")
+    return 0

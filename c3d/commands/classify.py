@@ -1,11 +1,131 @@
-"""``c3d classify``: placeholder until its issue lands."""
+"""``c3d classify VIDEO... [--top 5] [--json]``: Sports-1M classes of videos.
 
-from c3d.errors import C3DError
+Results go to stdout (in the order the videos were given), progress and failures to
+stderr; the exit status is 1 if any video failed.
+"""
+
+import json
+import sys
 
 
 def add_arguments(parser):
-    pass
+    from c3d.loading import DEFAULT_WEIGHTS
+
+    parser.add_argument(
+        "inputs", nargs="+", metavar="VIDEO", help="video files, folders or @list.txt"
+    )
+    parser.add_argument("--top", type=int, default=5, help="how many classes to print (5)")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON, with each clip's top classes too"
+    )
+    parser.add_argument(
+        "--weights", default=DEFAULT_WEIGHTS, help=f"Keras C3D weights (default {DEFAULT_WEIGHTS})"
+    )
+    parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="clips per model call (8 on CPU, 32 on GPU)"
+    )
+    parser.add_argument(
+        "--mean", default=None, help="mean cube .npy/.npz/.binaryproto (default: shipped one)"
+    )
+    parser.add_argument("--failures", metavar="FILE", default=None, help="write failures here")
+
+
+def _top_entries(probabilities, names, k):
+    from c3d.classify import top_k
+
+    return [
+        {"label": names[i], "probability": round(float(probabilities[i]), 6)}
+        for i in top_k(probabilities, k)
+    ]
+
+
+def as_json(path, result, k):
+    """One video's classification as a JSON-ready dict."""
+    names = result["class_names"]
+    return {
+        "path": path,
+        "n_frames": result["n_frames"],
+        "fps": result["fps"],
+        "padded": result["padded"],
+        "top": _top_entries(result["video_probabilities"], names, k),
+        "clips": [
+            {"start": int(start), "top": _top_entries(probabilities, names, k)}
+            for start, probabilities in zip(
+                result["starts"], result["clip_probabilities"], strict=True
+            )
+        ],
+    }
+
+
+def as_text(path, result):
+    clips = len(result["starts"])
+    padded = ", padded" if result["padded"] else ""
+    lines = [f"{path}  ({clips} clips, {result['n_frames']} frames{padded})"]
+    for label, probability in zip(result["labels"], result["probabilities"], strict=True):
+        lines.append(f"  {probability:.4f}  {label}")
+    return "\n".join(lines)
 
 
 def run(args):
-    raise C3DError("'c3d classify' is not implemented yet")
+    import contextlib
+
+    from c3d.commands.extract import check_positive
+    from c3d.inputs import expand_inputs
+    from c3d.loading import load_c3d, mean_block_for
+
+    check_positive("--top", args.top)
+    check_positive("--stride", args.stride)
+    check_positive("--batch-size", args.batch_size)
+    mean_block = mean_block_for(args.mean)
+    videos, problems = expand_inputs(args.inputs, unique_keys=False)
+    model = load_c3d(args.weights) if videos else None
+
+    from c3d.classify import classification
+    from c3d.loading import predict_fn
+    from c3d.pipeline import path_of, run_videos
+    from c3d.reporting import RunReport
+
+    report = RunReport(len(videos) + len(problems), failures_file=args.failures)
+    finished, next_index, documents = {}, 0, []
+
+    try:
+        for problem in problems:
+            report.failure(problem)
+        if videos:
+            results = run_videos(
+                videos,
+                predict_fn(model),
+                stride=args.stride,
+                mean_block=mean_block,
+                batch_size=args.batch_size,
+                on_batch=report.clips_done,
+            )
+            with contextlib.closing(results):
+                for result in results:
+                    if result.ok:
+                        path = path_of(result.video)
+                        classified = classification(result, None, args.top)
+                        if args.json:
+                            finished[result.index] = as_json(path, classified, args.top)
+                        else:
+                            finished[result.index] = as_text(path, classified)
+                        report.video_done()
+                    else:
+                        finished[result.index] = None
+                        report.failure(result.reason)
+                    # print in input order, as soon as the videos before are finished
+                    while next_index in finished:
+                        output = finished.pop(next_index)
+                        if args.json and output is not None:
+                            documents.append(output)
+                        elif output is not None:
+                            report.bar.write(output, file=sys.stdout)
+                        next_index += 1
+    finally:
+        report.close()
+    if args.json:
+        json.dump(documents, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    print(f"c3d classify: {report.summary()}", file=sys.stderr)
+    return 1 if report.failed else 0

@@ -1,11 +1,118 @@
-"""``c3d evaluate``: placeholder until its issue lands."""
+"""``c3d evaluate DATA --weights W``: clip and video accuracy, and the confusion matrix."""
+
+import json
+import logging
+import os
 
 from c3d.errors import C3DError
 
+log = logging.getLogger(__name__)
+
 
 def add_arguments(parser):
-    pass
+    parser.description = (
+        "Score trained weights on labelled videos: clip accuracy (every stride-8 clip, centre "
+        "crop) and video accuracy (softmax averaged over a video's clips), plus the video "
+        "confusion matrix as CSV and PNG. Model kind, input shape and class names come from "
+        "the run's config.json next to the weights when there is one."
+    )
+    parser.add_argument("data", metavar="DATA", help="class folders, or the root of --list")
+    parser.add_argument("--weights", required=True, metavar="FILE", help="e.g. RUN/best.weights.h5")
+    parser.add_argument("--list", metavar="FILE", help="UCF101 split list of the videos to score")
+    parser.add_argument("--classes", metavar="FILE", help="classInd.txt of --list / the weights")
+    parser.add_argument("--model", choices=("c3d", "c3d_bn"), help="default: run config, or c3d")
+    parser.add_argument("--input-shape", metavar="T,H,W", help="default: run config, or 16,112,112")
+    parser.add_argument("--batch-size", type=int, default=16, help="clips per batch (default 16)")
+    parser.add_argument("--workers", type=int, help="parallel video decoders (default up to 4)")
+    parser.add_argument(
+        "-o", "--output-dir", metavar="DIR", help="confusion matrix folder (default: the weights')"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (clip_accuracy, video_accuracy, …)",
+    )
+
+
+def _videos(args, model_classes):
+    from c3d.datasets import class_folders, read_class_index, read_split_list
+
+    if args.list:
+        list_classes = read_class_index(args.classes) if args.classes else model_classes
+        if list_classes is None:
+            raise C3DError("--list needs --classes (no run config.json next to the weights)")
+        videos = read_split_list(args.list, args.data, list_classes)
+        source = args.list
+    else:
+        videos = class_folders(args.data)
+        source = args.data
+    return videos.relabel(model_classes, source) if model_classes else videos
 
 
 def run(args):
-    raise C3DError("'c3d evaluate' is not implemented yet")
+    from c3d.clip_format import ClipFormat
+    from c3d.commands.summary import parse_input_shape
+    from c3d.datasets import read_class_index
+    from c3d.training import read_run_config
+
+    weights = args.weights
+    if not os.path.isfile(weights):
+        raise C3DError(f"{weights}: no such weights file")
+    config = read_run_config(os.path.dirname(os.path.abspath(weights))) or {}
+    kind = args.model or config.get("model", "c3d")
+    if args.input_shape:
+        shape = parse_input_shape(args.input_shape)[:3]
+    else:
+        shape = tuple(config.get("input_shape", (16, 112, 112)))
+    model_classes = config.get("class_names")
+    if model_classes is None and args.classes and not args.list:
+        model_classes = read_class_index(args.classes)
+    videos = _videos(args, model_classes)
+    class_names = videos.class_names
+
+    from c3d.evaluation import evaluate_videos, save_confusion_matrix
+    from c3d.inference import make_predict_fn
+    from c3d.training import build_model
+    from c3d.weights_io import WeightsFileError, assign_weights, read_weight_file
+
+    try:
+        arrays = read_weight_file(weights)
+    except WeightsFileError as exc:
+        raise C3DError(str(exc)) from None
+    fc8 = arrays.get("fc8")
+    if fc8 is not None and fc8[0].shape[-1] != len(class_names):
+        raise C3DError(
+            f"{weights}: fc8 has {fc8[0].shape[-1]} classes, the data has {len(class_names)}"
+        )
+    model = build_model(kind, len(class_names), shape)
+    try:
+        assign_weights(model, arrays, source=weights)
+    except WeightsFileError as exc:
+        raise C3DError(f"{exc} (is --model/--input-shape right?)") from None
+    log.info("%s: %s %s on %d videos", weights, kind, "x".join(map(str, shape)), len(videos))
+    result = evaluate_videos(
+        make_predict_fn(model),
+        videos,
+        ClipFormat.from_input_shape(shape),
+        batch_size=args.batch_size,
+        workers=args.workers,
+    )
+    out_dir = args.output_dir or os.path.dirname(os.path.abspath(weights))
+    csv_path, png_path = save_confusion_matrix(result, out_dir)
+    if result.skipped:
+        log.warning("%d videos could not be decoded and were skipped", len(result.skipped))
+    summary = {
+        **result.summary(),
+        "confusion_matrix_csv": csv_path,
+        "confusion_matrix_png": png_path,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"clip accuracy  {result.clip_accuracy:.4f} ({result.clips} clips)\n"
+            f"video accuracy {result.video_accuracy:.4f} ({len(result.video_labels)} videos"
+            f", {len(result.skipped)} skipped)\n"
+            f"confusion matrix: {csv_path}, {png_path}"
+        )
+    return 0

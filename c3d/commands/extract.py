@@ -1,11 +1,137 @@
-"""``c3d extract``: placeholder until its issue lands."""
+"""``c3d extract INPUT... -o OUT``: C3D features of many videos, resumable.
 
-from c3d.errors import C3DError
+Outputs are named after each video's path relative to its INPUT folder (see
+``c3d.inputs``): ``OUT/a/clip.mp4.npz``, or group ``a/clip.mp4`` of an HDF5 file.
+A video whose output exists is skipped, so re-running after an interruption
+finishes the job; outputs are written atomically (see ``c3d.writers``).
+"""
+
+import os
+import sys
+
+FORMATS = ("npz", "h5")
+H5_DEFAULT_NAME = "features.h5"
 
 
 def add_arguments(parser):
-    pass
+    from c3d.loading import DEFAULT_WEIGHTS, FEATURE_LAYERS
+
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="video files, folders (searched recursively) or @list.txt (one path a line)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="folder for the .npz files; with --format h5, the .h5 file "
+        f"(or a folder, for OUT/{H5_DEFAULT_NAME})",
+    )
+    parser.add_argument(
+        "--weights", default=DEFAULT_WEIGHTS, help=f"Keras C3D weights (default {DEFAULT_WEIGHTS})"
+    )
+    parser.add_argument(
+        "--layer", choices=tuple(FEATURE_LAYERS), default="fc6", help="feature layer (fc6)"
+    )
+    parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="clips per model call (8 on CPU, 32 on GPU)"
+    )
+    parser.add_argument(
+        "--mean", default=None, help="mean cube .npy/.npz/.binaryproto (default: shipped one)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="npz", help="output format (npz)")
+    parser.add_argument("--overwrite", action="store_true", help="redo videos whose output exists")
+    parser.add_argument(
+        "--failures", metavar="FILE", default=None, help="write the failed videos here, one a line"
+    )
+    parser.add_argument(
+        "--decoders", type=int, default=None, help="decoding threads (1 on CPU, more on GPU)"
+    )
+
+
+def check_positive(name, value):
+    from c3d.errors import C3DError
+
+    if value is not None and value < 1:
+        raise C3DError(f"{name} must be at least 1, got {value}")
+
+
+def h5_path(output):
+    """The .h5 file for -o OUT: OUT itself, or OUT/features.h5 for a folder."""
+    if (
+        os.path.isdir(output)
+        or output.endswith(("/", os.sep))
+        or "." not in os.path.basename(output)
+    ):
+        return os.path.join(output, H5_DEFAULT_NAME)
+    return output
+
+
+def make_writer(args):
+    from c3d.writers import H5Writer, NpzWriter
+
+    if args.format == "h5":
+        return H5Writer(h5_path(args.output))
+    return NpzWriter(args.output)
 
 
 def run(args):
-    raise C3DError("'c3d extract' is not implemented yet")
+    from c3d.errors import C3DError
+    from c3d.inputs import expand_inputs
+    from c3d.loading import check_layer, mean_block_for
+
+    check_positive("--stride", args.stride)
+    check_positive("--batch-size", args.batch_size)
+    check_positive("--decoders", args.decoders)
+    check_layer(args.layer)
+    mean_block = mean_block_for(args.mean)
+    videos, problems = expand_inputs(args.inputs)
+    if not videos and not problems:
+        raise C3DError("no videos to extract")
+    writer = make_writer(args)
+    todo = [v for v in videos if args.overwrite or not writer.exists(v.key)]
+    skipped = len(videos) - len(todo)
+    if skipped:
+        print(
+            f"c3d extract: skipping {skipped} of {len(videos)} videos already extracted "
+            f"in {writer.describe()} (--overwrite redoes them)",
+            file=sys.stderr,
+        )
+
+    model = None
+    if todo:
+        from c3d.loading import load_c3d
+
+        model = load_c3d(args.weights)
+
+    from c3d.reporting import RunReport
+
+    report = RunReport(len(todo) + len(problems), failures_file=args.failures, skipped=skipped)
+    try:
+        for problem in problems:
+            report.failure(problem)
+        if todo:
+            from c3d.extract import extract_videos
+
+            extract_videos(
+                todo,
+                model,
+                writer,
+                report,
+                layer=args.layer,
+                stride=args.stride,
+                batch_size=args.batch_size,
+                mean_block=mean_block,
+                decoders=args.decoders,
+            )
+    finally:
+        try:
+            writer.close()  # h5: fold the finished videos into the file, even on Ctrl-C
+        finally:
+            report.close()
+    print(f"c3d extract: {report.summary()}; features in {writer.describe()}", file=sys.stderr)
+    return 1 if report.failed else 0

@@ -1,0 +1,81 @@
+"""Sports-1M classes of videos: the mean of the clips' softmax, and its top-k labels."""
+
+import numpy as np
+
+from c3d.clips import DEFAULT_STRIDE
+from c3d.errors import C3DError
+from c3d.extract import run_one
+from c3d.loading import DEFAULT_WEIGHTS, cached_c3d, predict_fn
+
+
+def class_labels(n_classes, labels=None):
+    """Names of the model's classes: ``labels``, the Sports-1M ones, or "class N"."""
+    if labels is None:
+        from c3d.resources import sports1m_labels
+
+        labels = sports1m_labels()
+        if len(labels) != n_classes:
+            labels = [f"class {i}" for i in range(n_classes)]
+    labels = list(labels)
+    if len(labels) != n_classes:
+        raise C3DError(f"the model has {n_classes} classes but {len(labels)} labels were given")
+    return labels
+
+
+def top_k(probabilities, k):
+    """Indices of the k largest values, largest first (ties: lower index first)."""
+    order = np.argsort(-np.asarray(probabilities), kind="stable")
+    return order[: max(0, int(k))]
+
+
+def classification(result, labels, top=5):
+    """The classify() dict of a pipeline VideoResult whose outputs are class probabilities."""
+    clip_probabilities = np.asarray(result.outputs, dtype=np.float32)
+    names = class_labels(clip_probabilities.shape[1], labels)
+    video_probabilities = clip_probabilities.mean(axis=0, dtype=np.float64).astype(np.float32)
+    best = top_k(video_probabilities, top)
+    return {
+        "labels": [names[i] for i in best],
+        "probabilities": video_probabilities[best],
+        "class_ids": best.astype(np.int64),
+        "video_probabilities": video_probabilities,
+        "clip_probabilities": clip_probabilities,
+        "starts": result.starts,
+        "fps": result.fps,
+        "n_frames": result.n_frames,
+        "padded": result.padded,
+        "class_names": names,
+    }
+
+
+def classify(
+    path,
+    model=None,
+    top=5,
+    stride=DEFAULT_STRIDE,
+    batch_size=None,
+    mean=None,
+    weights=DEFAULT_WEIGHTS,
+    labels=None,
+):
+    """Classify one video: the mean of its clips' class probabilities, and the top ``top``.
+
+    Args:
+        path: a video file.
+        model: a full C3D ending in the softmax (``c3d.C3D_model``); None loads
+            ``weights`` once per process.
+        top: how many of the best classes to return.
+        stride, batch_size, mean: as in ``c3d.extract_features``.
+        labels: class names in the model's output order; default the 487 Sports-1M
+            labels (package data), or "class N" for a model with another class count.
+
+    Returns:
+        dict: ``labels`` and ``probabilities`` (the top classes, best first),
+        ``class_ids`` (their indices), ``video_probabilities`` (C,),
+        ``clip_probabilities`` (N, C), ``starts``, ``fps``, ``n_frames``, ``padded``,
+        ``class_names`` (all C labels).
+    """
+    if model is None:
+        model = cached_c3d(weights)
+    result = run_one(path, predict_fn(model), stride=stride, batch_size=batch_size, mean=mean)
+    return classification(result, labels, top)

@@ -1,0 +1,91 @@
+"""Cutting a stream of frames into fixed-length clips (C3D: 16 frames, stride 8).
+
+Clips start at 0, stride, 2·stride … while start + length ≤ frames. A video shorter
+than one clip (but not empty) gives one clip padded by repeating its last frame.
+Only a rolling window of ``length`` frames is held, whatever the video's length.
+"""
+
+import collections
+import dataclasses
+
+import numpy as np
+
+CLIP_LENGTH = 16
+DEFAULT_STRIDE = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    start: int  # index of the clip's first frame in the video
+    frames: np.ndarray  # (length, H, W, C), the frames as given
+    padded: bool  # the video was shorter than a clip; its last frame was repeated
+
+
+def check_stride(stride):
+    if int(stride) != stride or stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}")
+    return int(stride)
+
+
+def clip_starts(n_frames, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
+    """First frames of the clips of a video of ``n_frames`` frames."""
+    stride = check_stride(stride)
+    if n_frames <= 0:
+        return []
+    if n_frames < length:
+        return [0]
+    return list(range(0, n_frames - length + 1, stride))
+
+
+def frame_in_a_clip(index, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
+    """Whether frame ``index`` can belong to a clip (frames between clips are not needed).
+
+    The latest clip start at or before ``index`` is the only candidate: earlier clips
+    end earlier. True for every frame when stride ≤ length.
+    """
+    return index % stride < length
+
+
+class ClipCutter:
+    """Feed frames one by one (``push``), get clips back; ``finish`` at the end of the video.
+
+    Frames that belong to no clip may be pushed as None. After ``finish``, ``n_frames``
+    is the number of frames pushed and ``padded`` whether the one clip was padded.
+    """
+
+    def __init__(self, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
+        self.stride = check_stride(stride)
+        self.length = length
+        self.n_frames = 0
+        self.padded = False
+        self._window = collections.deque(maxlen=length)
+
+    def push(self, frame):
+        """Add the next frame; return the Clip that ends with it, or None."""
+        self._window.append(frame)
+        self.n_frames += 1
+        start = self.n_frames - self.length
+        if start >= 0 and start % self.stride == 0:
+            return Clip(start, np.stack(self._window), padded=False)
+        return None
+
+    def finish(self):
+        """Return the padded clip of a video shorter than one clip, else None."""
+        if 0 < self.n_frames < self.length:
+            frames = list(self._window)
+            frames += [frames[-1]] * (self.length - len(frames))
+            self.padded = True
+            return Clip(0, np.stack(frames), padded=True)
+        return None
+
+
+def iter_clips(frames, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
+    """Yield the Clips of an iterable of frames (None allowed for frames in no clip)."""
+    cutter = ClipCutter(stride, length)
+    for frame in frames:
+        clip = cutter.push(frame)
+        if clip is not None:
+            yield clip
+    clip = cutter.finish()
+    if clip is not None:
+        yield clip

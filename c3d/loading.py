@@ -1,0 +1,104 @@
+"""Loading the C3D model behind ``extract``/``classify`` and making its fast call path.
+
+Heavy imports (Keras) happen on first use, so command modules can import this lazily.
+"""
+
+import functools
+import os
+import weakref
+
+from c3d.errors import C3DError
+
+DEFAULT_WEIGHTS = os.path.join("models", "c3d_sports1m.weights.h5")
+WEIGHTS_HINT = "get the converted Sports-1M weights with `make convert-weights`"
+
+# --layer name -> model layer whose output it is; pool5 is taken flattened (8192 values),
+# as the original C3D feature extractor wrote it.
+FEATURE_LAYERS = {"fc6": "fc6", "fc7": "fc7", "pool5": "flatten"}
+
+
+def load_c3d(weights=DEFAULT_WEIGHTS):
+    """The Sports-1M C3D with ``weights``; fc8 sized as in the file (fine-tuned models too)."""
+    from c3d.sport1m_model import NUM_CLASSES, C3D_model
+    from c3d.weights_io import WeightsFileError, assign_weights, read_weight_file
+
+    path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise C3DError(f"{path}: no such weights file ({WEIGHTS_HINT})")
+    try:
+        arrays = read_weight_file(path)
+        fc8 = arrays.get("fc8")
+        num_classes = int(fc8[0].shape[-1]) if fc8 else NUM_CLASSES
+        model = C3D_model(num_classes=num_classes)
+        assign_weights(model, arrays, source=path, optional=("fc8",))
+    except WeightsFileError as exc:
+        raise C3DError(str(exc)) from None
+    return model
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_c3d(path, mtime_ns, size):
+    return load_c3d(path)
+
+
+def cached_c3d(weights=DEFAULT_WEIGHTS):
+    """load_c3d, kept for the next call (scripts calling the API per video load it once)."""
+    path = os.path.abspath(os.fspath(weights))
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return load_c3d(weights)  # raises the "no such weights file" error
+    return _cached_c3d(path, stat.st_mtime_ns, stat.st_size)
+
+
+def check_layer(layer):
+    if layer not in FEATURE_LAYERS:
+        raise C3DError(f"unknown feature layer {layer!r} (choose from {', '.join(FEATURE_LAYERS)})")
+    return layer
+
+
+def feature_model(model, layer="fc6"):
+    """A model whose output is ``layer``'s, from a full C3D or a ready feature extractor.
+
+    A model that has no such layer, or ends with it, is taken as the extractor it is.
+    """
+    name = FEATURE_LAYERS[check_layer(layer)]
+    names = [each.name for each in model.layers]
+    if name not in names or names[-1] == name:
+        return model
+    extractors = _extractors.setdefault(model, {})
+    if name not in extractors:
+        from c3d.sport1m_model import create_features_extractor
+
+        extractors[name] = create_features_extractor(model, name)
+    return extractors[name]
+
+
+_extractors = weakref.WeakKeyDictionary()
+_predict_fns = weakref.WeakKeyDictionary()
+
+
+def predict_fn(model):
+    """``c3d.inference.make_predict_fn(model)``, made once per model (tracing costs seconds)."""
+    fn = _predict_fns.get(model)
+    if fn is None:
+        from c3d.inference import make_predict_fn
+
+        fn = _predict_fns[model] = make_predict_fn(model)
+    return fn
+
+
+def mean_block_for(mean=None):
+    """The (16, 112, 112, 3) float32 mean for clips, from a mean cube, a file or None (shipped)."""
+    from c3d.mean import load_mean
+    from c3d.preprocessing import mean_clip
+
+    if mean is None or isinstance(mean, (str, os.PathLike)):
+        try:
+            mean = load_mean(mean)
+        except ValueError as exc:
+            raise C3DError(str(exc)) from None
+    try:
+        return mean_clip(mean)
+    except ValueError as exc:
+        raise C3DError(f"mean: {exc}") from None

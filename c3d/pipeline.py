@@ -1,0 +1,389 @@
+"""Streaming videos through a model: decoder threads → bounded queues → fixed-size batches.
+
+::
+
+    decoder thread(s)  video → frames → resized 128×171 → 16-frame windows → mean-subtracted
+         │ clip queue (bounded)                                     crops (float32 clips)
+    batcher thread     clips of consecutive videos packed into batches of ``batch_size``
+         │ batch queue (bounded)
+    caller's thread    model → per-clip outputs → assembled per video → yielded
+
+Decoding runs ahead of the model in other threads (OpenCV and NumPy release the GIL),
+so the model does not wait for frames; memory stays bounded whatever the videos'
+lengths: each decoder holds one window of 16 resized frames, the queues a few batches.
+
+Every batch has exactly ``batch_size`` clips (the last one is padded with zero clips).
+Batches span video boundaries, so where a clip lands in a batch depends on which
+videos came before it — e.g. on which were skipped on a resumed run. Keeping the batch
+shape fixed makes a clip's result independent of that: backends pick their kernels by
+shape (oneDNN computes a batch of 1 differently from larger ones, cuDNN autotunes per
+shape), but a given kernel computes each sample of a batch the same way wherever it
+sits (checked on CPU; see tests/test_extract.py). So a resumed run writes bit-identical
+outputs to an uninterrupted one with the same ``--batch-size``.
+"""
+
+import dataclasses
+import functools
+import os
+import queue
+import threading
+
+import numpy as np
+
+from c3d.clips import CLIP_LENGTH, DEFAULT_STRIDE, ClipCutter, check_stride, frame_in_a_clip
+from c3d.preprocessing import CROP_SIZE, mean_clip, normalize_clip, resize_frame
+from c3d.resources import sports1m_mean_cube
+from c3d.runtime import available_cpus
+from c3d.video import (
+    VideoError,
+    check_decoded,
+    declared_frame_count,
+    iter_frames,
+    open_video,
+    video_fps,
+)
+
+_POLL_S = 0.1  # how often blocked threads look whether the run was stopped
+
+
+@dataclasses.dataclass
+class VideoResult:
+    index: int  # position of the video in the list given to run_videos
+    video: object  # that list's item (a path or an inputs.VideoInput)
+    outputs: np.ndarray  # (N, D) float32, one row per clip
+    starts: np.ndarray  # (N,) int64, first frame of each clip
+    fps: float
+    n_frames: int  # frames decoded
+    padded: bool  # one clip, padded by repeating the last frame
+
+    ok = True
+
+
+@dataclasses.dataclass
+class VideoFailure:
+    index: int
+    video: object
+    reason: str  # one line, "PATH: what is wrong"
+
+    ok = False
+
+
+# --- messages between the threads -------------------------------------------------
+@dataclasses.dataclass
+class _Clip:
+    index: int
+    start: int
+    array: np.ndarray
+
+
+@dataclasses.dataclass
+class _VideoDone:
+    index: int
+    n_clips: int
+    fps: float
+    n_frames: int
+    padded: bool
+
+
+@dataclasses.dataclass
+class _VideoFailed:
+    index: int
+    reason: str
+
+
+@dataclasses.dataclass
+class _Batch:
+    array: np.ndarray  # (batch_size, L, crop, crop, 3)
+    clips: list  # (video index, start) of the first len(clips) rows; the rest is padding
+
+
+@dataclasses.dataclass
+class _Crashed:
+    error: BaseException
+
+
+_DECODER_FINISHED = object()
+_ALL_BATCHED = object()
+
+
+def accelerator_present():
+    """Whether the Keras backend computes on a GPU/TPU (decides the default sizes)."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return bool(tf.config.list_physical_devices("GPU"))
+        if backend == "jax":
+            import jax
+
+            return jax.default_backend() != "cpu"
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.is_available()
+    except Exception:  # a broken GPU set-up: the CPU defaults are the safe ones
+        return False
+    return False
+
+
+def default_batch_size():
+    """32 clips on an accelerator; 8 on CPU, where bigger batches are no faster."""
+    return 32 if accelerator_present() else 8
+
+
+def default_decoders():
+    """One decoder feeds a CPU model (~2 clips/s); a GPU needs several (~1000 clips/s)."""
+    if not accelerator_present():
+        return 1
+    return max(2, min(8, available_cpus() // 2))
+
+
+def path_of(video):
+    return os.fspath(getattr(video, "path", video))
+
+
+def one_line(error):
+    """An exception as one line (cv2.error messages span several)."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+class _Run:
+    """The threads and queues of one run_videos call."""
+
+    def __init__(self, videos, stride, mean_block, batch_size, decoders):
+        self.videos = list(videos)
+        self.stride = stride
+        self.mean_block = mean_block
+        self.batch_size = batch_size
+        self.decoders = max(1, min(decoders, len(self.videos)))
+        self.stop = threading.Event()
+        self.jobs = queue.SimpleQueue()
+        for index in range(len(self.videos)):
+            self.jobs.put(index)
+        self.clip_queue = queue.Queue(maxsize=2 * batch_size)
+        self.batch_queue = queue.Queue(maxsize=2)
+        self.threads = [
+            threading.Thread(target=self._decoder, name=f"c3d-decoder-{i}", daemon=True)
+            for i in range(self.decoders)
+        ]
+        self.threads.append(threading.Thread(target=self._batcher, name="c3d-batcher", daemon=True))
+
+    # -- plumbing --------------------------------------------------------------------
+    def _put(self, target, item):
+        """Put unless the run was stopped; False means stop working."""
+        while not self.stop.is_set():
+            try:
+                target.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _get(self, source):
+        while True:
+            try:
+                return source.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self.stop.is_set():
+                    raise _Stopped() from None
+
+    def start(self):
+        for thread in self.threads:
+            thread.start()
+
+    def shutdown(self):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+    # -- decoder threads ---------------------------------------------------------------
+    def _decoder(self):
+        try:
+            while not self.stop.is_set():
+                try:
+                    index = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                path = path_of(self.videos[index])
+                try:
+                    message = self._decode(index, path)
+                except VideoError as exc:
+                    message = _VideoFailed(index, str(exc))
+                except Exception as exc:  # a corrupt file can make OpenCV raise anything
+                    message = _VideoFailed(index, f"{path}: {one_line(exc)}")
+                if message is None or not self._put(self.clip_queue, message):
+                    return
+            self._put(self.clip_queue, _DECODER_FINISHED)
+        except BaseException as exc:  # a bug: let the caller's thread raise it
+            self._put(self.clip_queue, _Crashed(exc))
+
+    def _decode(self, index, path):
+        """Send the clips of one video; return its closing message (None: run stopped)."""
+        capture = open_video(path)
+        fps, declared = video_fps(capture), declared_frame_count(capture)
+        cutter = ClipCutter(self.stride, CLIP_LENGTH)
+        keep = functools.partial(frame_in_a_clip, stride=self.stride, length=CLIP_LENGTH)
+        frames = iter_frames(capture, keep)
+        n_clips = 0
+        try:
+            for frame in frames:
+                # Each frame is resized once, as it is decoded (uint8, like Caffe C3D).
+                clip = cutter.push(None if frame is None else resize_frame(frame))
+                if clip is not None:
+                    if not self._send_clip(index, clip):
+                        return None
+                    n_clips += 1
+        finally:
+            frames.close()  # releases the capture
+        check_decoded(path, cutter.n_frames, declared)
+        clip = cutter.finish()
+        if clip is not None:
+            if not self._send_clip(index, clip):
+                return None
+            n_clips += 1
+        return _VideoDone(index, n_clips, fps, cutter.n_frames, cutter.padded)
+
+    def _send_clip(self, index, clip):
+        array = normalize_clip(clip.frames, self.mean_block)
+        return self._put(self.clip_queue, _Clip(index, clip.start, array))
+
+    # -- batcher thread ----------------------------------------------------------------
+    def _new_batch(self):
+        shape = (self.batch_size, *self.mean_block.shape)
+        return _Batch(np.empty(shape, np.float32), [])
+
+    def _batcher(self):
+        try:
+            batch = self._new_batch()
+            running = self.decoders
+            while running:
+                item = self._get(self.clip_queue)
+                if item is _DECODER_FINISHED:
+                    running -= 1
+                elif isinstance(item, _Clip):
+                    batch.array[len(batch.clips)] = item.array
+                    batch.clips.append((item.index, item.start))
+                    if len(batch.clips) == self.batch_size:
+                        if not self._put(self.batch_queue, batch):
+                            return
+                        batch = self._new_batch()
+                else:  # _VideoDone / _VideoFailed / _Crashed: pass on, in order
+                    if not self._put(self.batch_queue, item):
+                        return
+            if batch.clips:
+                batch.array[len(batch.clips) :] = 0
+                if not self._put(self.batch_queue, batch):
+                    return
+            self._put(self.batch_queue, _ALL_BATCHED)
+        except _Stopped:
+            return
+        except BaseException as exc:
+            self._put(self.batch_queue, _Crashed(exc))
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _Assembly:
+    """The outputs of one video's clips, gathered as their batches come back."""
+
+    def __init__(self):
+        self.rows, self.starts = [], []
+        self.done = None  # the _VideoDone message, once decoding finished
+
+    def complete(self):
+        return self.done is not None and len(self.rows) == self.done.n_clips
+
+
+def run_videos(
+    videos,
+    predict,
+    *,
+    stride=DEFAULT_STRIDE,
+    mean_block=None,
+    batch_size=None,
+    decoders=None,
+    on_batch=None,
+):
+    """Run ``predict`` on the clips of ``videos``; yield a VideoResult or VideoFailure each.
+
+    Args:
+        videos: paths, or objects with a ``.path`` (returned as given in the results).
+        predict: ``f(batch (B, 16, 112, 112, 3) float32) -> (B, …)`` array, e.g.
+            ``c3d.inference.make_predict_fn(model)``.
+        stride: frames between clip starts.
+        mean_block: the (16, 112, 112, 3) mean to subtract (``preprocessing.mean_clip``);
+            default the shipped Sports-1M mean.
+        batch_size: clips per model call (default ``default_batch_size()``).
+        decoders: decoding threads (default ``default_decoders()``).
+        on_batch: called with the number of real clips after each model call.
+
+    Results come in the order videos finish, not necessarily the order given. Close the
+    generator (or exhaust it) to stop the threads; an exception or Ctrl-C in the loop
+    does that too when the generator is closed, e.g. with ``contextlib.closing``.
+    """
+    stride = check_stride(stride)
+    if mean_block is None:
+        mean_block = mean_clip(sports1m_mean_cube(), CLIP_LENGTH, CROP_SIZE)
+    batch_size = int(batch_size or default_batch_size())
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not videos:
+        return
+    run = _Run(videos, stride, mean_block, batch_size, decoders or default_decoders())
+    assemblies = {}
+    failed = set()
+    run.start()
+    try:
+        while True:
+            item = run._get(run.batch_queue)
+            if item is _ALL_BATCHED:
+                break
+            if isinstance(item, _Crashed):
+                raise RuntimeError(f"c3d decoding thread failed: {item.error!r}") from item.error
+            if isinstance(item, _VideoFailed):
+                failed.add(item.index)
+                assemblies.pop(item.index, None)
+                yield VideoFailure(item.index, run.videos[item.index], item.reason)
+                continue
+            if isinstance(item, _VideoDone):
+                assemblies.setdefault(item.index, _Assembly()).done = item
+                touched = [item.index]
+            else:
+                outputs = np.asarray(predict(item.array))
+                outputs = outputs.reshape(outputs.shape[0], -1)
+                touched = []
+                for row, (index, start) in enumerate(item.clips):
+                    if index in failed:
+                        continue
+                    assembly = assemblies.setdefault(index, _Assembly())
+                    assembly.rows.append(outputs[row])
+                    assembly.starts.append(start)
+                    touched.append(index)
+                if on_batch is not None:
+                    on_batch(len(item.clips))
+            for index in dict.fromkeys(touched):
+                assembly = assemblies.get(index)
+                if assembly is not None and assembly.complete():
+                    del assemblies[index]
+                    yield _result(index, run.videos[index], assembly)
+    finally:
+        run.shutdown()
+
+
+def _result(index, video, assembly):
+    done = assembly.done
+    return VideoResult(
+        index=index,
+        video=video,
+        outputs=np.stack(assembly.rows).astype(np.float32, copy=False),
+        starts=np.asarray(assembly.starts, dtype=np.int64),
+        fps=float(done.fps),
+        n_frames=int(done.n_frames),
+        padded=bool(done.padded),
+    )

@@ -1,0 +1,292 @@
+"""Converting a C3D ``.caffemodel`` into Keras 3 weights for ``c3d.sport1m_model.C3D_model``.
+
+The Keras model is built and its weights are set by layer name, then saved with
+``model.save_weights``: Keras 3 files address layers by their position in the model,
+so writing the HDF5 file by hand would be fragile. fc8's size comes from the file, so
+a fine-tuned C3D (e.g. UCF101, 101 classes) gives a model of that many classes.
+
+Two passes over the file keep the peak memory near "TensorFlow + the model": the
+first checks every layer name and shape (before TensorFlow is even loaded, so a wrong
+file fails in a second) and keeps no arrays; the second reads one layer at a time and
+hands it to the model.
+"""
+
+import ctypes
+import ctypes.util
+import dataclasses
+import logging
+import os
+
+from tqdm import tqdm
+
+from c3d.atomic import atomic_output
+from converter.caffemodel import DIALECT_NAMES, iter_layers
+from converter.errors import CaffeFileError
+from converter.layout import (
+    conv_kernel_to_keras,
+    dense_kernel_to_keras,
+    drop_leading_ones,
+    flatten_dense_kernel_to_keras,
+    shape_without_leading_ones,
+)
+
+log = logging.getLogger(__name__)
+
+# Layer names of the C3D authors' Sports-1M net -> layers of c3d.sport1m_model.
+CAFFE_TO_KERAS = {
+    "conv1a": "conv1",
+    "conv2a": "conv2",
+    "conv3a": "conv3a",
+    "conv3b": "conv3b",
+    "conv4a": "conv4a",
+    "conv4b": "conv4b",
+    "conv5a": "conv5a",
+    "conv5b": "conv5b",
+    "fc6-1": "fc6",
+    "fc7-1": "fc7",
+    "fc8-1": "fc8",
+}
+KERAS_LAYERS = tuple(CAFFE_TO_KERAS.values())
+CONV_LAYERS = KERAS_LAYERS[:8]
+FLATTEN_DENSE_LAYER = "fc6"  # fed by pool5's flatten: its rows are permuted
+FLATTENED_LAYER = "pool5"
+CLASSES_LAYER = "fc8"
+WEIGHTS_SUFFIX = ".weights.h5"
+_ASSIGN_BLOCK_BYTES = 16 << 20
+
+
+@dataclasses.dataclass
+class LayerInfo:
+    """A Caffe layer without its arrays: what the first pass keeps."""
+
+    name: str
+    type: str
+    shapes: list  # blob shapes as stored
+
+
+@dataclasses.dataclass
+class TableRow:
+    caffe_name: str
+    caffe_shapes: list  # as stored in the file
+    keras_name: str
+    keras_shapes: list
+
+
+def release_free_heap():
+    """Give the C heap's free memory back to the OS (glibc only; elsewhere a no-op).
+
+    The first pass frees hundreds of MB of blobs under 32 MB each, which glibc keeps
+    for reuse; TensorFlow would not reuse them, so the peak would carry them along.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+
+
+def assign_variable(variable, array):
+    """``variable.assign(array)``, in row blocks of at most 16 MB on TensorFlow.
+
+    TensorFlow copies a numpy array twice on its way into a tensor: for fc6's kernel
+    that is 256 MB on top of everything else, the conversion's peak. Blocks keep the
+    copies small. Shapes are checked by the caller.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or array.nbytes <= _ASSIGN_BLOCK_BYTES:
+        variable.assign(array)
+        return
+    import tensorflow as tf
+
+    target = variable.value
+    if not isinstance(target, tf.Variable):
+        variable.assign(array)
+        return
+    rows = max(1, _ASSIGN_BLOCK_BYTES * array.shape[0] // array.nbytes)
+    for start in range(0, array.shape[0], rows):
+        target[start : start + rows].assign(array[start : start + rows])
+
+
+def check_output_path(out_path):
+    """Keras 3 only writes weights to files named ``*.weights.h5``."""
+    out_path = os.fspath(out_path)
+    if not out_path.endswith(WEIGHTS_SUFFIX):
+        raise CaffeFileError(f"{out_path}: the output must be named *{WEIGHTS_SUFFIX}")
+    if os.path.isdir(out_path):
+        raise CaffeFileError(f"{out_path}: is a folder")
+    return out_path
+
+
+def keras_name_of(caffe_name):
+    """The Keras layer for a Caffe layer name (Caffe names, or Keras names as they are)."""
+    return CAFFE_TO_KERAS.get(caffe_name, caffe_name)
+
+
+def scan_caffemodel(path):
+    """(dialect, [LayerInfo]) of every layer; arrays are read, checked and dropped."""
+    dialect, infos = None, []
+    for layer in iter_layers(path):
+        dialect = layer.dialect
+        infos.append(LayerInfo(layer.name, layer.type, [tuple(b.shape) for b in layer.blobs]))
+    return dialect, infos
+
+
+def map_layers(path, infos):
+    """{Keras layer name: LayerInfo} for the C3D layers; anything else is an error."""
+    mapped = {}
+    for info in infos:
+        if not info.shapes:  # data, ReLU, pooling, dropout, softmax, …
+            continue
+        keras_name = keras_name_of(info.name)
+        if keras_name not in KERAS_LAYERS:
+            raise CaffeFileError(
+                f"{path}: layer {info.name} has weights but C3D has no such layer "
+                "(a net of another architecture?)"
+            )
+        if keras_name in mapped:
+            raise CaffeFileError(
+                f"{path}: layers {mapped[keras_name].name} and {info.name} both map to {keras_name}"
+            )
+        if len(info.shapes) != 2:
+            raise CaffeFileError(
+                f"{path}: layer {info.name} has {len(info.shapes)} blobs, "
+                "C3D's layers have 2 (weights, bias)"
+            )
+        mapped[keras_name] = info
+    missing = [name for name, kname in CAFFE_TO_KERAS.items() if kname not in mapped]
+    if missing:
+        raise CaffeFileError(
+            f"{path}: no weights for C3D layer(s) {', '.join(missing)} "
+            "(a net of another architecture?)"
+        )
+    return mapped
+
+
+def num_classes(path, info):
+    """fc8's output size, from its weights' shape (out, in)."""
+    shape = shape_without_leading_ones(info.shapes[0], 2)
+    if shape is None:
+        raise CaffeFileError(
+            f"{path}: layer {info.name} has weights of shape {info.shapes[0]}, "
+            "not a fully connected layer's (out, in)"
+        )
+    return int(shape[0])
+
+
+def caffe_layout(keras_name, keras_shapes):
+    """The (weights, bias) shapes in Caffe's layout for a Keras layer's shapes."""
+    kernel, bias = keras_shapes
+    if keras_name in CONV_LAYERS:
+        d, h, w, cin, cout = kernel
+        return [(cout, cin, d, h, w), tuple(bias)]
+    return [(kernel[1], kernel[0]), tuple(bias)]
+
+
+def check_shapes(path, info, keras_name, expected):
+    """Raise unless the stored shapes are ``expected`` (up to the fork's leading 1s)."""
+    found = [
+        shape_without_leading_ones(s, len(e)) for s, e in zip(info.shapes, expected, strict=True)
+    ]
+    if found != expected:
+        stored = " + ".join(str(s) for s in info.shapes)
+        needed = " + ".join(str(s) for s in expected)
+        raise CaffeFileError(
+            f"{path}: layer {info.name} has blobs {stored}, C3D's {keras_name} needs {needed}"
+        )
+
+
+def keras_weights(keras_name, caffe_weights, caffe_bias, flattened_shape):
+    """[kernel, bias] for Keras from Caffe-layout arrays (leading 1s already dropped).
+
+    ``flattened_shape``: the (D, H, W, C) output of pool5, which fc6's rows follow.
+    """
+    if keras_name in CONV_LAYERS:
+        kernel = conv_kernel_to_keras(caffe_weights)
+    elif keras_name == FLATTEN_DENSE_LAYER:
+        kernel = flatten_dense_kernel_to_keras(caffe_weights, flattened_shape)
+    else:
+        kernel = dense_kernel_to_keras(caffe_weights)
+    return [kernel, caffe_bias]
+
+
+def _load_into(model, path, plan, total):
+    """Second pass: set each Keras layer from its Caffe layer, one layer in memory."""
+    flattened_shape = tuple(model.get_layer(FLATTENED_LAYER).output.shape[1:])
+    layers = tqdm(iter_layers(path), total=total, desc="converting", unit="layer", disable=None)
+    for layer in layers:
+        if not layer.blobs:
+            continue
+        keras_name = keras_name_of(layer.name)
+        if keras_name not in plan:
+            raise CaffeFileError(f"{path}: changed while it was being converted")
+        keras_layer, expected = plan.pop(keras_name)
+        arrays = [drop_leading_ones(b, len(e)) for b, e in zip(layer.blobs, expected, strict=True)]
+        if any(a is None or a.shape != e for a, e in zip(arrays, expected, strict=True)):
+            raise CaffeFileError(f"{path}: changed while it was being converted")
+        weights = keras_weights(keras_name, *arrays, flattened_shape)
+        del layer, arrays  # the Caffe arrays go as soon as the Keras ones exist
+        for variable, array in zip(keras_layer.weights, weights, strict=True):
+            assign_variable(variable, array)
+        del weights
+        release_free_heap()
+    if plan:
+        raise CaffeFileError(f"{path}: changed while it was being converted")
+
+
+def convert_caffemodel(caffemodel, out_path):
+    """Convert ``caffemodel`` to a Keras ``.weights.h5`` at ``out_path`` (atomically).
+
+    Returns the mapping as a list of ``TableRow``.
+    """
+    caffemodel, out_path = os.fspath(caffemodel), check_output_path(out_path)
+    dialect, infos = scan_caffemodel(caffemodel)
+    release_free_heap()
+    mapped = map_layers(caffemodel, infos)
+    classes = num_classes(caffemodel, mapped[CLASSES_LAYER])
+    log.info(
+        "%s: %s format, %d layers, %d with weights; fc8 has %d classes",
+        caffemodel,
+        DIALECT_NAMES[dialect],
+        len(infos),
+        len(mapped),
+        classes,
+    )
+
+    from c3d.sport1m_model import C3D_model  # Keras/TensorFlow load here, not at import
+
+    model = C3D_model(num_classes=classes)
+    release_free_heap()  # the initial random weights' temporaries
+    plan, rows = {}, []
+    for keras_layer in model.layers:
+        if not keras_layer.weights:
+            continue
+        name, info = keras_layer.name, mapped[keras_layer.name]
+        keras_shapes = [tuple(w.shape) for w in keras_layer.weights]
+        expected = caffe_layout(name, keras_shapes)
+        check_shapes(caffemodel, info, name, expected)
+        plan[name] = (keras_layer, expected)
+        rows.append(TableRow(info.name, info.shapes, name, keras_shapes))
+    _load_into(model, caffemodel, plan, len(infos))
+    with atomic_output(out_path) as tmp_path:
+        model.save_weights(tmp_path)
+    log.info("wrote %s", out_path)
+    return rows
+
+
+def format_table(rows):
+    """The mapping as aligned text: Caffe layer, shapes -> Keras layer, shapes."""
+
+    def shapes(items):
+        return " + ".join(str(tuple(s)) for s in items)
+
+    cells = [("Caffe layer", "Caffe shapes", "", "Keras layer", "Keras shapes")]
+    for r in rows:
+        cells.append(
+            (r.caffe_name, shapes(r.caffe_shapes), "->", r.keras_name, shapes(r.keras_shapes))
+        )
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )

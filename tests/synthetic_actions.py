@@ -1,0 +1,73 @@
+"""A tiny action dataset for training tests: a bright square moving over noise.
+
+Four classes that only motion tells apart (any single frame is a square at a random
+place): ``up``, ``down``, ``sideways`` (left or right, chosen per video) and ``still``.
+Left and right share a class because training flips clips horizontally, which turns
+one into the other. Positions wrap around the frame edges, so every video moves for
+its whole length. Videos are small MJPG .avi files, written with OpenCV.
+"""
+
+import pathlib
+
+import cv2
+import numpy as np
+
+CLASSES = ("down", "sideways", "still", "up")
+FRAME_HW = (48, 64)
+SQUARE = 12
+
+
+def _velocity(name, rng):
+    speed = rng.uniform(3.0, 4.0)
+    if name == "up":
+        return -speed, 0.0
+    if name == "down":
+        return speed, 0.0
+    if name == "sideways":
+        return 0.0, speed * rng.choice((-1.0, 1.0))
+    return 0.0, 0.0
+
+
+def action_frames(name, rng, num_frames):
+    """(num_frames, H, W, 3) uint8 BGR frames of one video of class ``name``."""
+    height, width = FRAME_HW
+    dy, dx = _velocity(name, rng)
+    y, x = rng.uniform(0, height), rng.uniform(0, width)
+    colour = rng.integers(200, 256, size=3)
+    background = rng.integers(0, 90, size=(height, width, 3), dtype=np.uint8)
+    frames = np.repeat(background[None], num_frames, axis=0)
+    for t in range(num_frames):
+        rows = (int(round(y + dy * t)) + np.arange(SQUARE)) % height
+        cols = (int(round(x + dx * t)) + np.arange(SQUARE)) % width
+        frames[t][np.ix_(rows, cols)] = colour
+    return frames
+
+
+def write_video(path, frames, fps=25.0):
+    height, width = frames.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"{path}: OpenCV cannot write MJPG .avi files here")
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+
+
+def make_action_videos(root, videos_per_class, seed, frames=(16, 24)):
+    """Write ``root/<class>/v_<class>_gNN_c01.avi``; returns ``root`` as a Path.
+
+    Each video is its own UCF101-style group (g01, g02, …) with a random length in
+    ``frames`` (inclusive).
+    """
+    root = pathlib.Path(root)
+    rng = np.random.default_rng(seed)
+    for name in CLASSES:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(videos_per_class):
+            length = int(rng.integers(frames[0], frames[1] + 1))
+            path = folder / f"v_{name}_g{index + 1:02d}_c01.avi"
+            write_video(path, action_frames(name, rng, length))
+    return root
