@@ -24,7 +24,7 @@ _EXPORTS = {
     "sports1m_mean_cube": "c3d.resources",
     "load_mean": "c3d.mean",
     "extract_features": "c3d.extract",
-    "classify": "c3d.classify",
+    "classify": "c3d.classification",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,6 +3,7 @@
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 import c3d  # noqa: F401  (sets TensorFlow's runtime defaults before anything imports TF)
@@ -41,8 +42,17 @@ def build_parser():
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a plain ``kill``), handled like Ctrl-C so outputs are cleaned up the same way."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_terminated)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="c3d: %(message)s",
@@ -53,9 +63,9 @@ def main(argv=None):
     except C3DError as exc:
         print(f"c3d {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"c3d {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:  # e.g. `c3d classify … | head`
         return 141
 

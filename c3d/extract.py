@@ -73,7 +73,7 @@ def result_arrays(result):
 def extract_features(
     path,
     model=None,
-    layer="fc6",
+    layer=None,
     stride=DEFAULT_STRIDE,
     batch_size=None,
     mean=None,
@@ -85,8 +85,8 @@ def extract_features(
         path: a video file.
         model: a full Sports-1M C3D (``c3d.C3D_model``) or a feature extractor
             (``c3d.create_features_extractor``); None loads ``weights`` once per process.
-        layer: ``fc6``, ``fc7`` (4096 values, post-ReLU) or ``pool5`` (8192, flattened);
-            ignored for a model that does not have that layer (taken as an extractor).
+        layer: ``fc6``, ``fc7`` (4096 values, post-ReLU) or ``pool5`` (8192, flattened).
+            None: fc6 of a full model, or what an extractor given as ``model`` outputs.
         stride: frames between the starts of consecutive 16-frame clips.
         batch_size: clips per model call; default: up to 8 on CPU, 32 on a GPU, split
             evenly over the video's clips. Results can differ from ``c3d extract``'s in

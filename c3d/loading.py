@@ -57,15 +57,23 @@ def check_layer(layer):
     return layer
 
 
-def feature_model(model, layer="fc6"):
+def feature_model(model, layer=None):
     """A model whose output is ``layer``'s, from a full C3D or a ready feature extractor.
 
-    A model that has no such layer, or ends with it, is taken as the extractor it is.
+    With ``layer`` None, a model that already ends at a feature layer (an extractor), or
+    has no fc6 (a custom one), is taken as it is; a full C3D is cut at fc6. A named
+    ``layer`` is always what comes out (an fc7 extractor is cut back to fc6).
     """
-    name = FEATURE_LAYERS[check_layer(layer)]
     names = [each.name for each in model.layers]
-    if name not in names or names[-1] == name:
+    if layer is None:
+        if names[-1] in FEATURE_LAYERS.values() or "fc6" not in names:
+            return model
+        layer = "fc6"
+    name = FEATURE_LAYERS[check_layer(layer)]
+    if names[-1] == name:
         return model
+    if name not in names:
+        raise C3DError(f"the model has no layer {name!r} to take {layer} features from")
     extractors = _extractors.setdefault(model, {})
     if name not in extractors:
         from c3d.sport1m_model import create_features_extractor

@@ -18,7 +18,7 @@ videos came before it — e.g. on which were skipped on a resumed run. Keeping t
 shape fixed makes a clip's result independent of that: backends pick their kernels by
 shape (oneDNN computes a batch of 1 differently from larger ones, cuDNN autotunes per
 shape), but a given kernel computes each sample of a batch the same way wherever it
-sits (checked on CPU; see tests/test_extract.py). So a resumed run writes bit-identical
+sits (checked on CPU by tests/test_extract_cli.py). So a resumed run writes bit-identical
 outputs to an uninterrupted one with the same ``--batch-size``.
 """
 

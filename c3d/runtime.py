@@ -21,6 +21,10 @@ def available_cpus():
 
 def configure_environment():
     """Set TensorFlow's threading and oneDNN defaults; must run before TF is imported."""
+    # FFmpeg prints a line per damaged packet ("ac-tex damaged at 9 0"), which buries the
+    # progress bar on a corrupt file; the one-line failure reasons say what went wrong.
+    # OpenCV reads this once, when it first opens a file.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if "tensorflow" in sys.modules:
         # Too late to change anything TF reads at import time; leave the user's TF alone.
         return

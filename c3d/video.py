@@ -26,11 +26,6 @@ VIDEO_EXTENSIONS = (
     ".3gp",
 )
 
-# FFmpeg prints a line per damaged packet ("ac-tex damaged at 9 0"), which buries the
-# progress bar on a corrupt file; the one-line failure reasons say what went wrong.
-# OpenCV reads this when it first opens a file; a value set by the user wins.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
 # A video is reported truncated when decoding yields fewer frames than its header
 # declares, by more than this share of the declared count (and more than
 # TRUNCATION_MIN_FRAMES): containers without a frame index (MKV, WebM) only estimate

@@ -4,14 +4,11 @@ Results (the layer mapping table) go to stdout, logs and progress to stderr. Ker
 TensorFlow load only when a conversion runs, so ``c3d --help`` stays fast.
 """
 
-import logging
 import os
 import sys
 
 from c3d.errors import C3DError
 from converter.sources import SPORTS1M_CAFFEMODEL, SPORTS1M_URLS, SPORTS1M_WEIGHTS
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(name, parser):
@@ -57,8 +54,9 @@ def _convert(caffemodel, output):
     from converter.convert import convert_caffemodel, format_table
 
     if "tensorflow" not in sys.modules:
-        # oneDNN's allocator keeps freed buffers pooled (~250 MB more peak memory while
-        # Keras initialises the model); a conversion runs no convolution to speed up.
+        # oneDNN's allocator keeps freed buffers pooled: ~250 MB more peak memory while
+        # Keras initialises the model. A conversion runs no convolution, so it loses
+        # nothing by doing without.
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
     rows = convert_caffemodel(caffemodel, output)

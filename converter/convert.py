@@ -104,8 +104,17 @@ def assign_variable(variable, array):
         variable.assign(array)
         return
     rows = max(1, _ASSIGN_BLOCK_BYTES * array.shape[0] // array.nbytes)
+    rest = list(array.shape[1:])
     for start in range(0, array.shape[0], rows):
-        target[start : start + rows].assign(array[start : start + rows])
+        stop = min(start + rows, array.shape[0])
+        # The op itself: `target[a:b].assign()` would read the whole variable each time.
+        tf.raw_ops.ResourceStridedSliceAssign(
+            ref=target.handle,
+            begin=[start] + [0] * len(rest),
+            end=[stop, *rest],
+            strides=[1] * array.ndim,
+            value=array[start:stop],
+        )
 
 
 def check_output_path(out_path):

@@ -64,7 +64,12 @@ def download(url, target, progress=True):
     except urllib.error.HTTPError as exc:
         if exc.code != 416 or not offset:
             raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        # 416: nothing after `offset`; a .part at least as long as the file is corrupt.
+        # 416: nothing after `offset`. A .part of exactly the file's size is complete
+        # (the rename did not happen); a longer one is not this file.
+        match = re.fullmatch(r"bytes \*/(\d+)", exc.headers.get("Content-Range", "").strip())
+        if match and int(match.group(1)) == offset:
+            os.replace(part, target)
+            return target
         os.remove(part)
         log.info("%s: the partial download was longer than the file; starting over", part)
         return download(url, target, progress)

@@ -101,10 +101,12 @@ def _parse_options(tokens, field, type_name):
     tokens.take("symbol", "[")
     while True:
         option = tokens.take("ident")
+        if option != "packed":
+            raise tokens.error(f"unsupported field option {option!r} (only packed)")
         tokens.take("symbol", "=")
         value = tokens.take("ident")
-        if option != "packed" or value not in ("true", "false"):
-            raise tokens.error(f"unsupported field option {option} = {value} (only packed)")
+        if value not in ("true", "false"):
+            raise tokens.error(f"packed must be true or false, not {value!r}")
         if value == "true":
             if type_name not in _PACKABLE or field.label != _FDP.LABEL_REPEATED:
                 raise tokens.error(f"field {field.name}: only repeated numbers can be packed")

@@ -107,4 +107,6 @@ def forward(weights, clips, start="conv1a", inputs=None):
 def relative_error(actual, expected):
     """max |actual - expected| / max |expected|: one number for a whole output."""
     expected = np.asarray(expected, np.float64)
-    return float(np.max(np.abs(np.asarray(actual, np.float64) - expected)) / np.max(np.abs(expected)))
+    return float(
+        np.max(np.abs(np.asarray(actual, np.float64) - expected)) / np.max(np.abs(expected))
+    )

@@ -14,11 +14,12 @@ import numpy as np
 
 CLASSES = ("down", "sideways", "still", "up")
 FRAME_HW = (48, 64)
-SQUARE = 12
+SQUARE = 10
+SQUARES = 4
 
 
 def _velocity(name, rng):
-    speed = rng.uniform(3.0, 4.0)
+    speed = rng.uniform(1.5, 2.0)
     if name == "up":
         return -speed, 0.0
     if name == "down":
@@ -32,14 +33,15 @@ def action_frames(name, rng, num_frames):
     """(num_frames, H, W, 3) uint8 BGR frames of one video of class ``name``."""
     height, width = FRAME_HW
     dy, dx = _velocity(name, rng)
-    y, x = rng.uniform(0, height), rng.uniform(0, width)
-    colour = rng.integers(200, 256, size=3)
     background = rng.integers(0, 90, size=(height, width, 3), dtype=np.uint8)
     frames = np.repeat(background[None], num_frames, axis=0)
-    for t in range(num_frames):
-        rows = (int(round(y + dy * t)) + np.arange(SQUARE)) % height
-        cols = (int(round(x + dx * t)) + np.arange(SQUARE)) % width
-        frames[t][np.ix_(rows, cols)] = colour
+    for _ in range(SQUARES):
+        y, x = rng.uniform(0, height), rng.uniform(0, width)
+        colour = rng.integers(200, 256, size=3)
+        for t in range(num_frames):
+            rows = (int(round(y + dy * t)) + np.arange(SQUARE)) % height
+            cols = (int(round(x + dx * t)) + np.arange(SQUARE)) % width
+            frames[t][np.ix_(rows, cols)] = colour
     return frames
 
 

@@ -55,6 +55,13 @@ def test_short_video_is_one_clip_padded_with_its_last_frame(model, tmp_path):
     expected = direct_features(model, clip, "flatten")
     assert_features_equal(out["clips"], expected)
 
+    # a feature extractor can be given instead of the full model
+    fc7_extractor = c3d.create_features_extractor(model, "fc7")
+    from_extractor = c3d.extract_features(path, model=fc7_extractor)
+    from_full_model = c3d.extract_features(path, model=model, layer="fc7")
+    assert from_extractor["clips"].shape == (1, 4096)
+    np.testing.assert_array_equal(from_extractor["clips"], from_full_model["clips"])
+
 
 def test_empty_video_raises_with_the_reason(model, tmp_path):
     path = make_video(tmp_path / "none.avi", 0)

@@ -32,7 +32,7 @@ def add_arguments(parser):
 
 
 def _top_entries(probabilities, names, k):
-    from c3d.classify import top_k
+    from c3d.classification import top_k
 
     return [
         {"label": names[i], "probability": round(float(probabilities[i]), 6)}
@@ -81,7 +81,7 @@ def run(args):
     videos, problems = expand_inputs(args.inputs, unique_keys=False)
     model = load_c3d(args.weights) if videos else None
 
-    from c3d.classify import classification
+    from c3d.classification import classification
     from c3d.loading import predict_fn
     from c3d.pipeline import path_of, run_videos
     from c3d.reporting import RunReport

@@ -61,14 +61,10 @@ def check_positive(name, value):
 
 
 def h5_path(output):
-    """The .h5 file for -o OUT: OUT itself, or OUT/features.h5 for a folder."""
-    if (
-        os.path.isdir(output)
-        or output.endswith(("/", os.sep))
-        or "." not in os.path.basename(output)
-    ):
-        return os.path.join(output, H5_DEFAULT_NAME)
-    return output
+    """The .h5 file for -o OUT: OUT itself if named .h5/.hdf5, else OUT/features.h5."""
+    if output.lower().endswith((".h5", ".hdf5")):
+        return output
+    return os.path.join(output, H5_DEFAULT_NAME)
 
 
 def make_writer(args):
