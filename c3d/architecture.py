@@ -2,8 +2,6 @@
 
 import math
 
-import keras
-
 # (layer name, filters) for each Conv3D; a pool follows the layers named in POOLS.
 CONV_LAYERS = (
     ("conv1", 64),
@@ -56,6 +54,8 @@ def conv5_shape(input_shape):
 
 def pool5_layers(input_shape):
     """zeropad5 + pool5, sized for this input shape."""
+    import keras  # here, so shape arithmetic above works without loading a backend
+
     return [
         keras.layers.ZeroPadding3D(pool5_padding(conv5_shape(input_shape)), name="zeropad5"),
         keras.layers.MaxPooling3D(POOL5, strides=POOL5, name="pool5"),

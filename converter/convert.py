@@ -6,13 +6,12 @@ so writing the HDF5 file by hand would be fragile. fc8's size comes from the fil
 a fine-tuned C3D (e.g. UCF101, 101 classes) gives a model of that many classes.
 
 Two passes over the file keep the peak memory near "TensorFlow + the model": the
-first checks every layer name and shape (before TensorFlow is even loaded, so a wrong
-file fails in a second) and keeps no arrays; the second reads one layer at a time and
-hands it to the model.
+first reads every layer, checks the names, the blob counts and each blob's size
+against its shape, and keeps no arrays (a broken file fails in a second, before
+TensorFlow loads); the second reads one layer at a time into the model, whose own
+shapes the blobs are checked against in between.
 """
 
-import ctypes
-import ctypes.util
 import dataclasses
 import logging
 import os
@@ -29,6 +28,7 @@ from converter.layout import (
     flatten_dense_kernel_to_keras,
     shape_without_leading_ones,
 )
+from converter.memory import assign_variable, release_free_heap
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ FLATTEN_DENSE_LAYER = "fc6"  # fed by pool5's flatten: its rows are permuted
 FLATTENED_LAYER = "pool5"
 CLASSES_LAYER = "fc8"
 WEIGHTS_SUFFIX = ".weights.h5"
-_ASSIGN_BLOCK_BYTES = 16 << 20
 
 
 @dataclasses.dataclass
@@ -70,51 +69,6 @@ class TableRow:
     caffe_shapes: list  # as stored in the file
     keras_name: str
     keras_shapes: list
-
-
-def release_free_heap():
-    """Give the C heap's free memory back to the OS (glibc only; elsewhere a no-op).
-
-    The first pass frees hundreds of MB of blobs under 32 MB each, which glibc keeps
-    for reuse; TensorFlow would not reuse them, so the peak would carry them along.
-    """
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
-        if trim is not None:
-            trim(0)
-
-
-def assign_variable(variable, array):
-    """``variable.assign(array)``, in row blocks of at most 16 MB on TensorFlow.
-
-    TensorFlow copies a numpy array twice on its way into a tensor: for fc6's kernel
-    that is 256 MB on top of everything else, the conversion's peak. Blocks keep the
-    copies small. Shapes are checked by the caller.
-    """
-    import keras
-
-    if keras.backend.backend() != "tensorflow" or array.nbytes <= _ASSIGN_BLOCK_BYTES:
-        variable.assign(array)
-        return
-    import tensorflow as tf
-
-    target = variable.value
-    if not isinstance(target, tf.Variable):
-        variable.assign(array)
-        return
-    rows = max(1, _ASSIGN_BLOCK_BYTES * array.shape[0] // array.nbytes)
-    rest = list(array.shape[1:])
-    for start in range(0, array.shape[0], rows):
-        stop = min(start + rows, array.shape[0])
-        # The op itself: `target[a:b].assign()` would read the whole variable each time.
-        tf.raw_ops.ResourceStridedSliceAssign(
-            ref=target.handle,
-            begin=[start] + [0] * len(rest),
-            end=[stop, *rest],
-            strides=[1] * array.ndim,
-            value=array[start:stop],
-        )
 
 
 def check_output_path(out_path):
