@@ -72,7 +72,8 @@ train-ucf101: $(STAMP)
 	$(VPY) -m c3d train $(UCF101_DIR)/UCF-101 -o $(RUN_DIR) --model c3d --weights $(WEIGHTS) \
 	  --train-list $(UCF101_DIR)/ucfTrainTestlist/trainlist0$(UCF101_SPLIT).txt \
 	  --val-list $(UCF101_DIR)/ucfTrainTestlist/testlist0$(UCF101_SPLIT).txt \
-	  --classes $(UCF101_DIR)/ucfTrainTestlist/classInd.txt
+	  --classes $(UCF101_DIR)/ucfTrainTestlist/classInd.txt \
+	  $(if $(wildcard $(RUN_DIR)/config.json),--resume) $(TRAIN_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache bench/results

@@ -33,8 +33,12 @@ def action_frames(name, rng, num_frames):
     """(num_frames, H, W, 3) uint8 BGR frames of one video of class ``name``."""
     height, width = FRAME_HW
     dy, dx = _velocity(name, rng)
-    background = rng.integers(0, 90, size=(height, width, 3), dtype=np.uint8)
-    frames = np.repeat(background[None], num_frames, axis=0)
+    # Blobs a few pixels wide: their motion survives the resize (pixel noise would alias).
+    coarse = rng.integers(0, 120, size=(height // 4, width // 4, 3)).astype(np.uint8)
+    background = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+    frames = np.stack(
+        [np.roll(background, (round(dy * t), round(dx * t)), axis=(0, 1)) for t in range(num_frames)]
+    )
     for _ in range(SQUARES):
         y, x = rng.uniform(0, height), rng.uniform(0, width)
         colour = rng.integers(200, 256, size=3)

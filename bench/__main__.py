@@ -1,0 +1,176 @@
+"""``make bench``: the figures of issue 6, printed as a table next to their targets.
+
+    python -m bench [--quick] [--out bench/results]
+
+1. model-only inference throughput of the Sports-1M C3D at batch 1, 8, 16 (default path);
+2. end-to-end extraction (decode + preprocess + model + write) on the example video and on a
+   generated longer one, as clips/s and as a ratio to (1) at the same batch size;
+3. converter wall time and peak RSS on a full-size generated caffemodel;
+4. extraction peak RSS on a 1-minute and a 20-minute generated video (stride 160);
+5. C3D-BN training step throughput at 16x112x112, batch 8.
+Weights are random (speed does not depend on their values). Results also go to a JSON
+file under bench/results/ (not tracked).
+"""
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import c3d  # noqa: F401  (runtime defaults before TensorFlow loads)
+from bench import machine, model_speed
+from c3d.atomic import atomic_output
+
+EXAMPLE_VIDEO = os.path.join("examples", "v_BaseballPitch_g01_c01.avi")
+E2E_BATCH = 8
+
+TARGETS = {
+    "model_clips_per_s_batch8": ("≥", 2.4),
+    "e2e_ratio_example": ("≥", 0.95),
+    "e2e_ratio_long": ("≥", 0.95),
+    "convert_seconds": ("<", 10.0),
+    "convert_peak_rss_mb": ("<", 1536.0),
+    "extract_peak_rss_mb_20min": ("<", 2560.0),
+    "extract_rss_growth_mb": ("<", 100.0),
+}
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def peak_rss_of(c3d_args, workdir):
+    """Wall time and peak RSS of ``c3d ARGS`` in a fresh process (see bench/peak_rss.py)."""
+    report = os.path.join(workdir, "peak_rss.json")
+    command = [sys.executable, "-m", "bench.peak_rss", report, *c3d_args]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    with open(report) as f:
+        return json.load(f)
+
+
+def end_to_end(model, video, workdir):
+    """clips/s of extracting ``video`` (in process, model already loaded and traced)."""
+    from c3d.extract import extract_features
+    from c3d.writers import write_npz
+
+    start = time.perf_counter()
+    arrays = extract_features(video, model=model, batch_size=E2E_BATCH)
+    write_npz(os.path.join(workdir, os.path.basename(video) + ".npz"), arrays)
+    return len(arrays["starts"]) / (time.perf_counter() - start)
+
+
+def run(args, workdir):
+    from c3d.sport1m_model import C3D_model
+    from c3d.synthetic import write_video
+    from converter.writer import write_random_c3d_caffemodel
+
+    results = {"machine": machine.describe()}
+    log(f"machine: {results['machine']}")
+    model = C3D_model()
+    repeats = 2 if args.quick else 5
+
+    log("1. model-only throughput")
+    speeds = model_speed.inference_throughput(model, (1, 8, 16), repeats=repeats)
+    for batch, speed in speeds.items():
+        results[f"model_clips_per_s_batch{batch}"] = speed
+
+    log("2. end-to-end extraction")
+    long_video = os.path.join(workdir, "long.mp4")
+    write_video(long_video, 600 if args.quick else 1800, size=(320, 240), fps=30.0)
+    end_to_end(model, EXAMPLE_VIDEO, workdir)  # warm-up: traces the feature extractor
+    for name, video in (("example", EXAMPLE_VIDEO), ("long", long_video)):
+        speed = end_to_end(model, video, workdir)
+        results[f"e2e_clips_per_s_{name}"] = speed
+        results[f"e2e_ratio_{name}"] = speed / speeds[E2E_BATCH]
+
+    log("3. converter on a full-size caffemodel")
+    caffemodel = os.path.join(workdir, "c3d_random.caffemodel")
+    write_random_c3d_caffemodel(caffemodel)
+    weights = os.path.join(workdir, "c3d_random.weights.h5")
+    converted = peak_rss_of(["convert", caffemodel, weights], workdir)
+    results["convert_seconds"] = converted["seconds"]
+    results["convert_peak_rss_mb"] = converted["peak_rss_mb"]
+    os.remove(caffemodel)
+
+    log("4. extraction peak RSS, 1-minute and 20-minute videos")
+    for minutes in (1, 20):
+        video = os.path.join(workdir, f"{minutes}min.mp4")
+        write_video(video, minutes * 60 * 30, size=(320, 240), fps=30.0)
+        extracted = peak_rss_of(
+            [
+                "extract",
+                video,
+                "-o",
+                os.path.join(workdir, "features"),
+                "--weights",
+                weights,
+                "--stride",
+                "160",
+                "--overwrite",
+            ],
+            workdir,
+        )
+        results[f"extract_peak_rss_mb_{minutes}min"] = extracted["peak_rss_mb"]
+        results[f"extract_seconds_{minutes}min"] = extracted["seconds"]
+        os.remove(video)
+    results["extract_rss_growth_mb"] = (
+        results["extract_peak_rss_mb_20min"] - results["extract_peak_rss_mb_1min"]
+    )
+
+    log("5. C3D-BN training steps")
+    results["train_clips_per_s_batch8"] = model_speed.training_throughput(
+        repeats=2 if args.quick else 3
+    )
+    return results
+
+
+def verdict(key, value):
+    if key not in TARGETS:
+        return ""
+    op, target = TARGETS[key]
+    ok = value >= target if op == "≥" else value < target
+    return f"target {op} {target:g}: {'ok' if ok else 'MISSED'}"
+
+
+def print_table(results):
+    rows = [(key, value) for key, value in results.items() if key != "machine"]
+    width = max(len(key) for key, _ in rows)
+    print(f"{'figure':<{width}}  {'value':>10}  target")
+    for key, value in rows:
+        print(f"{key:<{width}}  {value:>10.2f}  {verdict(key, value)}")
+    m = results["machine"]
+    print(
+        f"\nmachine: {m['cpu']} ({m['cpus_available']} CPUs, {' '.join(m['cpu_flags'])}), "
+        f"Keras {m['keras']} on {m['backend']} {m['tensorflow']}, GPUs: {m['gpus'] or 'none'}"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter videos")
+    parser.add_argument("--out", default=os.path.join("bench", "results"))
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="c3d-bench-") as workdir:
+        results = run(args, workdir)
+    results["bench_seconds"] = time.perf_counter() - started
+    print_table(results)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(args.out, f"bench-{stamp}.json")
+    os.makedirs(args.out, exist_ok=True)
+    with atomic_output(path) as tmp, open(tmp, "w") as f:
+        json.dump(results, f, indent=2)
+    log(f"results written to {path}")
+    missed = [key for key, value in results.items() if "MISSED" in verdict(key, value)]
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
+    sys.exit(130)
