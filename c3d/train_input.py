@@ -124,7 +124,11 @@ def batches_per_epoch(num_videos, batch_size, training=True):
 
 
 def make_dataset(video_set, reader, batch_size, training, seed=0, workers=None):
-    """A ``tf.data.Dataset`` of (clips float32 (B, T, H, W, 3), labels int32 (B,))."""
+    """A ``tf.data.Dataset`` of (clips float32 (B, T, H, W, 3), labels int32 (B,)).
+
+    Validation data is one pass over the videos; training data repeats without end
+    (take ``batches_per_epoch`` batches per epoch), reshuffled on every pass.
+    """
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
@@ -157,4 +161,9 @@ def make_dataset(video_set, reader, batch_size, training, seed=0, workers=None):
         .map(lambda clip, label, ok: (clip, label))
         .batch(batch_size, drop_remainder=training and len(video_set) >= batch_size)
     )
+    if training:
+        # Endless, and fit() is told the steps of an epoch: Keras miscounts the optimizer's
+        # iterations on a dataset of unknown length (one phantom step per epoch), and
+        # skipped videos make the length unknown. A pass that yields nothing ends it.
+        dataset = dataset.repeat()
     return dataset.prefetch(autotune)

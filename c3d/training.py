@@ -30,8 +30,9 @@ from c3d.errors import C3DError
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("c3d", "c3d_bn")
-# Sports-1M fine-tuning takes small steps; BatchNorm lets C3D-BN take larger ones.
-DEFAULT_LR = {"c3d": 0.001, "c3d_bn": 0.01}
+# Fine-tuning Sports-1M weights takes small steps; C3D-BN starts at the paper's rate for
+# training C3D from scratch (BatchNorm keeps it stable without the paper's care).
+DEFAULT_LR = {"c3d": 0.001, "c3d_bn": 0.003}
 # BatchNorm statistics move as in PyTorch (momentum 0.1 there), the C3D-BN ports' setting:
 # with Keras's default 0.99 the inference statistics need ~10x more steps to settle,
 # and validation scores a short run with statistics of the untrained network.
@@ -264,7 +265,7 @@ def _options_json(options):
 
 
 def _abspath(value):
-    return os.path.abspath(value) if isinstance(value, str) and value else value
+    return os.path.abspath(value) if isinstance(value, (str, os.PathLike)) and value else value
 
 
 # --- training -----------------------------------------------------------------------
@@ -327,13 +328,18 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
         initial_epoch, path = checkpoint
         model.optimizer.build(model.trainable_variables)
         model.load_weights(path)  # weights and optimizer state: momentum, iteration count
+        if int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0:
+            # Keras skips (with a mere warning) an optimizer state that does not fit.
+            raise C3DError(f"{path}: its optimizer state does not fit the run's model")
         log.info("resuming after epoch %d from %s", initial_epoch, path)
 
     clip_format = ClipFormat.from_input_shape(options.input_shape)
     failures = DecodeFailures()
     reader = ClipReader(clip_format, failures, flip=options.flip)
+    # A resumed run draws other clips than the epochs it continues from did.
+    seed = options.seed + initial_epoch
     train_data = make_dataset(
-        train_set, reader, options.batch_size, training=True, seed=options.seed, workers=workers
+        train_set, reader, options.batch_size, training=True, seed=seed, workers=workers
     )
     val_data = make_dataset(val_set, reader, options.batch_size, training=False, workers=workers)
 
@@ -341,16 +347,13 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
     best_path = os.path.join(run_dir, BEST_WEIGHTS)
     earlier = [r for r in read_csv_log(csv_path) if int(r["epoch"]) <= initial_epoch]
     best = max(earlier, key=lambda r: float(r.get("val_accuracy") or -1), default=None)
-    callbacks = [
-        ExtraMetrics(failures),
-        CSVLog(csv_path, initial_epoch),
-        BestWeights(
-            best_path,
-            best=float(best["val_accuracy"]) if best else -math.inf,
-            best_epoch=int(best["epoch"]) if best else None,
-        ),
-        EpochCheckpoint(run_dir),
-    ]
+    best_weights = BestWeights(
+        best_path,
+        best=float(best["val_accuracy"]) if best else -math.inf,
+        best_epoch=int(best["epoch"]) if best else None,
+    )
+    callbacks = [ExtraMetrics(failures), CSVLog(csv_path, initial_epoch), best_weights]
+    callbacks.append(EpochCheckpoint(run_dir))
     if importlib.util.find_spec("tensorboard") is not None:
         tensorboard_dir = os.path.join(run_dir, "tensorboard")
         callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, write_graph=False))
@@ -362,14 +365,15 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
             write_json(os.path.join(run_dir, CONFIG_FILE), config)
         # Keras prints its progress bar on stdout; stdout is for results (e.g. --json).
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-            # Skipped videos make the batch count unknown in advance; Keras learns it
-            # in the first epoch and warns about "running out of data" meanwhile.
+            # Skipped videos leave the length of the validation data unknown in advance;
+            # Keras warns about "running out of data" when it ends.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             model.fit(
                 train_data,
                 validation_data=val_data,
                 epochs=options.epochs,
                 initial_epoch=initial_epoch,
+                steps_per_epoch=steps,
                 callbacks=callbacks,
                 shuffle=False,  # the dataset shuffles itself
                 verbose=1 if sys.stderr.isatty() else 2,
@@ -379,16 +383,19 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
     if len(failures):
         log.warning("%d videos could not be decoded and were skipped", len(failures))
     if not os.path.isfile(best_path):
-        raise C3DError(f"{run_dir}: no epoch finished with a validation accuracy")
-    return _final_evaluation(model, run_dir, best_path, val_set, clip_format, options, callbacks)
+        raise C3DError(
+            f"{run_dir}: no epoch finished ({len(failures)} of the {len(train_set)} training "
+            f"and {len(val_set)} validation videos could not be decoded)"
+        )
+    return _final_evaluation(model, run_dir, best_weights, val_set, clip_format, options)
 
 
-def _final_evaluation(model, run_dir, best_path, val_set, clip_format, options, callbacks):
+def _final_evaluation(model, run_dir, best, val_set, clip_format, options):
     """Score the best weights on the validation set exactly as ``c3d evaluate`` does."""
     from c3d.evaluation import evaluate_videos, save_confusion_matrix
     from c3d.inference import make_predict_fn
 
-    best = callbacks[2]
+    best_path = best.path
     model.load_weights(best_path)
     log.info("scoring %s on the validation videos (all stride-8 clips)", best_path)
     result = evaluate_videos(

@@ -1,10 +1,10 @@
-"""A tiny action dataset for training tests: a bright square moving over noise.
+"""A tiny action dataset for training tests: bright squares moving over noise.
 
-Four classes that only motion tells apart (any single frame is a square at a random
-place): ``up``, ``down``, ``sideways`` (left or right, chosen per video) and ``still``.
-Left and right share a class because training flips clips horizontally, which turns
-one into the other. Positions wrap around the frame edges, so every video moves for
-its whole length. Videos are small MJPG .avi files, written with OpenCV.
+Four classes that only motion tells apart: bright squares and the textured background
+they lie on move ``down``, ``left``, ``right`` or ``up`` (any single frame is squares at
+random places). Positions wrap around the frame edges, so every video moves for its
+whole length. A horizontal flip turns left into right: train with ``--no-flip``.
+Videos are small MJPG .avi files, written with OpenCV.
 """
 
 import pathlib
@@ -12,7 +12,7 @@ import pathlib
 import cv2
 import numpy as np
 
-CLASSES = ("down", "sideways", "still", "up")
+CLASSES = ("down", "left", "right", "up")
 FRAME_HW = (48, 64)
 SQUARE = 10
 SQUARES = 4
@@ -20,13 +20,12 @@ SQUARES = 4
 
 def _velocity(name, rng):
     speed = rng.uniform(1.5, 2.0)
-    if name == "up":
-        return -speed, 0.0
-    if name == "down":
-        return speed, 0.0
-    if name == "sideways":
-        return 0.0, speed * rng.choice((-1.0, 1.0))
-    return 0.0, 0.0
+    return {
+        "up": (-speed, 0.0),
+        "down": (speed, 0.0),
+        "left": (0.0, -speed),
+        "right": (0.0, speed),
+    }[name]
 
 
 def action_frames(name, rng, num_frames):

@@ -34,7 +34,13 @@ def bn_run(actions, tmp_path_factory):
     """C3D-BN trained from scratch on the synthetic actions: (run dir, summary)."""
     run_dir = tmp_path_factory.mktemp("bn") / "run"
     options = TrainOptions(
-        model="c3d_bn", input_shape=SHAPE, epochs=4, batch_size=4, lr=0.002, schedule="cosine"
+        model="c3d_bn",
+        input_shape=SHAPE,
+        epochs=4,
+        batch_size=8,
+        lr=0.002,
+        schedule="cosine",
+        flip=False,  # left and right are classes
     )
     summary = train(run_dir, options, {"data": actions / "train", "val_dir": actions / "val"})
     return run_dir, summary
@@ -57,7 +63,16 @@ def test_c3d_bn_learns_moving_directions(bn_run):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"] == "c3d_bn" and config["input_shape"] == list(SHAPE)
     assert config["class_names"] == list(CLASSES)
-    assert (run_dir / "classes.txt").read_text().split() == ["1", "down", "2", "sideways", "3", "still", "4", "up"]
+    assert (run_dir / "classes.txt").read_text().split() == [
+        "1",
+        "down",
+        "2",
+        "left",
+        "3",
+        "right",
+        "4",
+        "up",
+    ]
     assert len((run_dir / "train_list.txt").read_text().splitlines()) == 4 * 32
     assert (run_dir / "best.weights.h5").is_file()
     assert sorted(p.name for p in run_dir.glob("checkpoint-*")) == ["checkpoint-epoch0004.keras"]
@@ -79,4 +94,146 @@ def test_evaluate_cli_reproduces_train_accuracy(bn_run, actions, subprocess_env,
         matrix = np.array([[int(v) for v in row[1:]] for row in list(csv.reader(f))[1:]])
     assert matrix.sum() == summary["videos"]
     assert np.trace(matrix) / matrix.sum() == pytest.approx(report["video_accuracy"])
-    assert (run_dir / "confusion_matrix.csv").read_text() == (tmp_path / "confusion_matrix.csv").read_text()
+    assert (run_dir / "confusion_matrix.csv").read_text() == (
+        tmp_path / "confusion_matrix.csv"
+    ).read_text()
+
+
+@pytest.fixture(scope="module")
+def small_c3d_weights(tmp_path_factory):
+    """Random C3D weights for 8x32x32 clips and 487 classes (He-normal, conv1 scaled for
+    0-255 input so that activations stay moderate)."""
+    import keras
+
+    from c3d.sport1m_model import C3D_model
+
+    keras.utils.set_random_seed(11)
+    model = C3D_model(input_shape=(*SHAPE, 3))
+    rng = np.random.default_rng(11)
+    for layer in model.layers:
+        if layer.weights:
+            kernel, bias = layer.get_weights()
+            fan_in = int(np.prod(kernel.shape[:-1]))
+            kernel = rng.standard_normal(kernel.shape, np.float32) * np.sqrt(2.0 / fan_in)
+            if layer.name == "conv1":
+                kernel /= 64.0
+            layer.set_weights([kernel, np.zeros_like(bias)])
+    path = tmp_path_factory.mktemp("c3d") / "c3d_small.weights.h5"
+    model.save_weights(path)
+    return path
+
+
+def _fold_batchnorm_into_c3d(bn_weights, path):
+    """C3D weights computing what trained C3D-BN's conv stack computes, with a random head.
+
+    In inference mode conv -> BN -> ReLU is conv' -> ReLU with kernel' = kernel * s and
+    bias' = beta - mean * s, s = gamma / sqrt(var + eps): the stand-in for pretrained
+    Sports-1M weights. fc6-fc8 stay random, fc8 Sports-1M-sized (487 classes).
+    """
+    import keras
+
+    from c3d.sport1m_model import C3D_model
+    from c3d.weights_io import read_weight_file
+
+    trained = read_weight_file(bn_weights)
+    keras.utils.set_random_seed(3)
+    model = C3D_model(input_shape=(*SHAPE, 3))
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv3D):
+            (kernel,) = trained[layer.name]
+            gamma, beta, mean, variance = trained[f"{layer.name}_bn"]
+            scale = gamma / np.sqrt(variance + 1e-3)  # Keras' BatchNormalization epsilon
+            layer.set_weights([kernel * scale, beta - mean * scale])
+    model.save_weights(path)
+    return model
+
+
+def test_fine_tune_frozen_c3d_learns_a_new_head(bn_run, actions, tmp_path):
+    import keras
+
+    from c3d.training import build_model
+    from c3d.weights_io import read_weight_file
+
+    run_dir, _ = bn_run
+    start_path = tmp_path / "pretrained.weights.h5"
+    c3d_model = _fold_batchnorm_into_c3d(run_dir / "best.weights.h5", start_path)
+    bn_model = build_model("c3d_bn", len(CLASSES), SHAPE)
+    bn_model.load_weights(run_dir / "best.weights.h5")
+    clips = np.random.default_rng(0).normal(0.0, 60.0, (2, *SHAPE, 3)).astype(np.float32)
+    pool5 = [keras.Model(m.inputs, m.get_layer("flatten").output) for m in (bn_model, c3d_model)]
+    np.testing.assert_allclose(*(np.asarray(f(clips)) for f in pool5), rtol=1e-4, atol=1e-4)
+
+    options = TrainOptions(
+        model="c3d",
+        weights=str(start_path),
+        freeze_until="pool5",
+        input_shape=SHAPE,
+        epochs=2,
+        batch_size=8,
+        lr=0.001,
+        schedule="cosine",
+        flip=False,
+    )
+    data = {"data": actions / "train", "val_dir": actions / "val"}
+    summary = train(tmp_path / "run", options, data)
+    assert summary["best_val_accuracy"] >= 0.9 and summary["video_accuracy"] >= 0.9
+    start = read_weight_file(start_path)
+    tuned = read_weight_file(tmp_path / "run" / "best.weights.h5")
+    for name in ("conv1", "conv3a", "conv5b"):  # frozen
+        for before, after in zip(start[name], tuned[name], strict=True):
+            np.testing.assert_array_equal(before, after)
+    assert not np.array_equal(start["fc6"][0], tuned["fc6"][0])  # loaded, then trained
+    assert start["fc8"][0].shape == (4096, 487) and tuned["fc8"][0].shape == (4096, 4)
+
+
+@pytest.fixture()
+def small_actions(tmp_path):
+    """3 training and 2 validation videos per class, plus one undecodable video in each."""
+    train_dir = make_action_videos(tmp_path / "train", videos_per_class=3, seed=5)
+    val_dir = make_action_videos(tmp_path / "val", videos_per_class=2, seed=6)
+    (train_dir / "up" / "broken.avi").write_bytes(b"RIFF not really an AVI file" * 10)
+    (val_dir / "left" / "broken.avi").write_bytes(b"")
+    return train_dir, val_dir
+
+
+def test_resume_continues_the_epochs_and_the_optimizer(
+    small_actions, small_c3d_weights, tmp_path, capsys, caplog
+):
+    import keras
+
+    train_dir, val_dir = small_actions
+    run_dir = tmp_path / "run"
+    argv = ["train", str(train_dir), "-o", str(run_dir), "--val-dir", str(val_dir)]
+    argv += ["--model", "c3d", "--weights", str(small_c3d_weights), "--freeze-until", "fc7"]
+    argv += ["--input-shape", "8,32,32", "--batch-size", "4", "--lr", "0.001"]
+    argv += ["--lr-step-epochs", "1", "--lr-gamma", "0.5", "--no-flip", "--json"]
+    with caplog.at_level(logging.WARNING):
+        assert cli.main([*argv, "--epochs", "2"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert [int(r["epoch"]) for r in _csv_rows(run_dir / "log.csv")] == [1, 2]
+    # Both broken files are warned about (once in training, the validation one again when
+    # the best weights are scored), counted, and never stop an epoch.
+    warned = [r.getMessage() for r in caplog.records if "cannot be decoded" in r.getMessage()]
+    assert len(warned) == 3
+    assert sum(f"{train_dir}/up/broken.avi: not a video" in w for w in warned) == 1
+    assert sum(f"{val_dir}/left/broken.avi: empty file" in w for w in warned) == 2
+    assert {r["skipped_videos"] for r in _csv_rows(run_dir / "log.csv")} == {"2.0"}
+    assert first["videos"] == 8 and first["skipped_videos"] == 1
+
+    # A second run into the same folder must not clobber it; a resumed one keeps its options.
+    assert cli.main([*argv, "--epochs", "4"]) == 1
+    assert "holds files already (add --resume" in capsys.readouterr().err
+    assert cli.main(["train", "-o", str(run_dir), "--resume", "--lr", "0.1"]) == 1
+    assert "--lr 0.1 differs from the run's 0.001" in capsys.readouterr().err
+
+    assert cli.main(["train", "-o", str(run_dir), "--resume", "--epochs", "4"]) == 0
+    rows = _csv_rows(run_dir / "log.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    # The step schedule halves the rate every epoch: it went on, it did not restart.
+    rates = [float(r["learning_rate"]) for r in rows]
+    assert rates == pytest.approx([0.001, 0.0005, 0.00025, 0.000125], rel=1e-6)
+    assert sorted(p.name for p in run_dir.glob("checkpoint-*")) == ["checkpoint-epoch0004.keras"]
+    steps_per_epoch = (4 * 3) // 4  # 12 decodable training videos, batches of 4
+    checkpoint = keras.saving.load_model(run_dir / "checkpoint-epoch0004.keras")
+    assert int(checkpoint.optimizer.iterations.numpy()) == 4 * steps_per_epoch
+    assert json.loads((run_dir / "config.json").read_text())["options"]["epochs"] == 4

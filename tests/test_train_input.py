@@ -115,7 +115,7 @@ def test_undecodable_video_is_skipped_warned_once_and_counted(tmp_path, caplog):
     dataset = make_dataset(videos, reader, batch_size=8, training=True, seed=0, workers=2)
     with caplog.at_level(logging.WARNING, logger="c3d.train_input"):
         for _ in range(2):  # two epochs: each bad file warned about once
-            batches = list(dataset)
+            batches = list(dataset.take(1))
             assert [tuple(clips.shape) for clips, _ in batches] == [(1, 8, 32, 32, 3)]
             assert batches[0][1].numpy().tolist() == [0]
     assert len(reader.failures) == 3
@@ -131,11 +131,14 @@ def test_dataset_batches_and_labels(tmp_path):
     paths = []
     for index in range(5):
         paths.append(str(tmp_path / f"v{index}.avi"))
-        write_video(paths[-1], action_frames("still", rng, 10 + index))
+        write_video(paths[-1], action_frames("left", rng, 10 + index))
     videos = VideoSet(paths, [0, 1, 0, 1, 1], ["a", "b"])
     reader = ClipReader(ClipFormat(8, 32, 32))
-    train = list(make_dataset(videos, reader, batch_size=2, training=True, seed=3))
-    assert len(train) == batches_per_epoch(5, 2) == 2  # the partial batch is dropped
+    train = list(make_dataset(videos, reader, batch_size=2, training=True, seed=3).take(6))
+    assert batches_per_epoch(5, 2) == 2  # the partial batch is dropped …
+    assert [len(labels) for _, labels in train] == [2] * 6  # … in every pass: endless
+    # Every pass draws new clips (windows, crops) from the per-video seeds.
+    assert not np.array_equal(train[0][0].numpy(), train[2][0].numpy())
     val = list(make_dataset(videos, reader, batch_size=2, training=False))
     assert len(val) == batches_per_epoch(5, 2, training=False) == 3
     assert np.concatenate([labels.numpy() for _, labels in val]).tolist() == [0, 1, 0, 1, 1]

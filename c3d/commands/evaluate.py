@@ -22,8 +22,12 @@ def add_arguments(parser):
     parser.add_argument("--classes", metavar="FILE", help="classInd.txt of --list / the weights")
     parser.add_argument("--model", choices=("c3d", "c3d_bn"), help="default: run config, or c3d")
     parser.add_argument("--input-shape", metavar="T,H,W", help="default: run config, or 16,112,112")
-    parser.add_argument("--batch-size", type=int, default=16, help="clips per batch (default 16)")
-    parser.add_argument("--workers", type=int, help="parallel video decoders (default up to 4)")
+    parser.add_argument(
+        "--batch-size", type=int, default=16, metavar="N", help="clips per batch (default 16)"
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="parallel video decoders (default up to 4)"
+    )
     parser.add_argument(
         "-o", "--output-dir", metavar="DIR", help="confusion matrix folder (default: the weights')"
     )

@@ -1,8 +1,11 @@
 """``c3d train DATA -o RUN_DIR``: train C3D-BN from scratch or fine-tune the Sports-1M C3D."""
 
 import json
+import logging
 
 from c3d.errors import C3DError
+
+log = logging.getLogger(__name__)
 
 # TrainOptions fields set from the command line (None = not given: the default, or on
 # --resume the run's saved value).
@@ -45,6 +48,7 @@ def add_arguments(parser):
         "--val-fraction",
         type=float,
         default=0.1,
+        metavar="F",
         help="without --val-dir/--val-list: share of each class held out (default 0.1; "
         "UCF101 groups _gNN_ are kept on one side)",
     )
@@ -60,14 +64,18 @@ def add_arguments(parser):
         "--input-shape", metavar="T,H,W", help="clip frames,height,width (default 16,112,112)"
     )
     opt = parser.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, help="total epochs (default 20)")
-    opt.add_argument("--batch-size", type=int, help="clips per batch (default 16)")
-    opt.add_argument("--lr", type=float, help="initial learning rate (c3d 0.001, c3d_bn 0.01)")
+    opt.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 20)")
+    opt.add_argument("--batch-size", type=int, metavar="N", help="clips per batch (default 16)")
+    opt.add_argument("--lr", type=float, help="initial learning rate (c3d 0.001, c3d_bn 0.003)")
     opt.add_argument("--schedule", choices=("step", "cosine"), help="default step")
-    opt.add_argument("--lr-step-epochs", type=int, help="step schedule: every N epochs (8)")
-    opt.add_argument("--lr-gamma", type=float, help="step schedule: rate multiplier (0.1)")
-    opt.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
-    opt.add_argument("--weight-decay", type=float, help="on kernels (default 5e-4)")
+    opt.add_argument(
+        "--lr-step-epochs", type=int, metavar="N", help="step schedule: every N epochs (8)"
+    )
+    opt.add_argument(
+        "--lr-gamma", type=float, metavar="G", help="step schedule: rate multiplier (0.1)"
+    )
+    opt.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (default 0.9)")
+    opt.add_argument("--weight-decay", type=float, metavar="WD", help="on kernels (default 5e-4)")
     opt.add_argument(
         "--no-flip",
         dest="flip",
@@ -75,14 +83,18 @@ def add_arguments(parser):
         default=None,
         help="no random horizontal flips (for classes told apart by left/right)",
     )
-    opt.add_argument("--seed", type=int, help="seed of init, split and sampling (default 0)")
+    opt.add_argument(
+        "--seed", type=int, metavar="N", help="seed of init, split and sampling (default 0)"
+    )
     opt.add_argument(
         "--mixed-precision",
         action="store_true",
         default=None,
         help="float16 compute on a GPU (ignored on the CPU)",
     )
-    parser.add_argument("--workers", type=int, help="parallel video decoders (default auto)")
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="parallel video decoders (default auto)"
+    )
     parser.add_argument(
         "--json", action="store_true", help="print the final evaluation as one JSON object"
     )
@@ -98,6 +110,8 @@ def run(args):
         values["input_shape"] = parse_input_shape(values["input_shape"])[:3]
     if args.resume:
         data_options = None
+        if args.data or args.train_list or args.val_list or args.val_dir:
+            log.info("--resume: the run's own train_list.txt and val_list.txt are used")
     else:
         if args.data is None:
             raise C3DError("DATA is required (except with --resume)")
