@@ -59,7 +59,7 @@ def end_to_end(model, video, workdir):
     from c3d.writers import write_npz
 
     start = time.perf_counter()
-    arrays = extract_features(video, model=model, batch_size=E2E_BATCH)
+    arrays = extract_features(video, model=model)  # default batching, as users get it
     write_npz(os.path.join(workdir, os.path.basename(video) + ".npz"), arrays)
     return len(arrays["starts"]) / (time.perf_counter() - start)
 

@@ -36,7 +36,10 @@ def action_frames(name, rng, num_frames):
     coarse = rng.integers(0, 120, size=(height // 4, width // 4, 3)).astype(np.uint8)
     background = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
     frames = np.stack(
-        [np.roll(background, (round(dy * t), round(dx * t)), axis=(0, 1)) for t in range(num_frames)]
+        [
+            np.roll(background, (round(dy * t), round(dx * t)), axis=(0, 1))
+            for t in range(num_frames)
+        ]
     )
     for _ in range(SQUARES):
         y, x = rng.uniform(0, height), rng.uniform(0, width)

@@ -160,7 +160,7 @@ def test_fine_tune_frozen_c3d_learns_a_new_head(bn_run, actions, tmp_path):
     bn_model = build_model("c3d_bn", len(CLASSES), SHAPE)
     bn_model.load_weights(run_dir / "best.weights.h5")
     clips = np.random.default_rng(0).normal(0.0, 60.0, (2, *SHAPE, 3)).astype(np.float32)
-    pool5 = [keras.Model(m.inputs, m.get_layer("flatten").output) for m in (bn_model, c3d_model)]
+    pool5 = [keras.Model(m.inputs[0], m.get_layer("flatten").output) for m in (bn_model, c3d_model)]
     np.testing.assert_allclose(*(np.asarray(f(clips)) for f in pool5), rtol=1e-4, atol=1e-4)
 
     options = TrainOptions(
