@@ -94,8 +94,11 @@ class BestWeights(keras.callbacks.Callback):
         if value is None or not float(value) > self.best:
             return
         self.best, self.best_epoch = float(value), epoch + 1
+        # save_weights of a compiled model writes the optimizer's state too (twice the
+        # size); an uncompiled view of the same layers writes the layer weights alone.
+        weights_only = keras.Model(self.model.inputs[0], self.model.outputs[0])
         with atomic_output(self.path) as tmp:
-            self.model.save_weights(tmp)
+            weights_only.save_weights(tmp)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

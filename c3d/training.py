@@ -107,7 +107,8 @@ def build_model(kind, num_classes, input_shape, weights=None):
             assign_weights(model, read_weight_file(weights), source=weights, optional=("fc8",))
         return model
     except WeightsFileError as exc:
-        raise C3DError(str(exc)) from None
+        hint = " (is --input-shape right?)" if "the model expects" in str(exc) else ""
+        raise C3DError(f"{exc}{hint}") from None
     except ValueError as exc:  # an input shape too small for C3D's pools
         raise C3DError(f"--input-shape: {exc}") from None
 
@@ -202,16 +203,13 @@ def read_run_config(run_dir):
 
 
 def _new_run(run_dir, options, data_options):
-    from c3d.datasets import resolve_training_data, write_class_index, write_split_list
+    """The config and video sets of a new run; nothing is written yet."""
+    from c3d.datasets import resolve_training_data
 
     if os.path.isdir(run_dir) and os.listdir(run_dir):
         hint = "add --resume to continue it" if read_run_config(run_dir) else "it is not empty"
         raise C3DError(f"{run_dir}: holds files already ({hint}, or choose another -o)")
     train_set, val_set = resolve_training_data(**data_options, seed=options.seed)
-    os.makedirs(run_dir, exist_ok=True)
-    write_class_index(train_set.class_names, os.path.join(run_dir, "classes.txt"))
-    write_split_list(train_set, os.path.join(run_dir, "train_list.txt"))
-    write_split_list(val_set, os.path.join(run_dir, "val_list.txt"))
     config = {
         "format": CONFIG_FORMAT,
         "model": options.model,
@@ -224,8 +222,18 @@ def _new_run(run_dir, options, data_options):
         "data": {key: _abspath(value) for key, value in data_options.items()},
         "options": _options_json(options),
     }
-    write_json(os.path.join(run_dir, CONFIG_FILE), config)
     return config, train_set, val_set
+
+
+def _write_new_run(run_dir, config, train_set, val_set):
+    """The run's classes, split and config.json (written last: it marks a run to resume)."""
+    from c3d.datasets import write_class_index, write_split_list
+
+    os.makedirs(run_dir, exist_ok=True)
+    write_class_index(train_set.class_names, os.path.join(run_dir, "classes.txt"))
+    write_split_list(train_set, os.path.join(run_dir, "train_list.txt"))
+    write_split_list(val_set, os.path.join(run_dir, "val_list.txt"))
+    write_json(os.path.join(run_dir, CONFIG_FILE), config)
 
 
 def _resumed_run(run_dir, options, given):
@@ -281,6 +289,14 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
             ``seed`` (ignored on resume: the run's saved lists are used).
         workers: parallel video decoders (default: tf.data autotune).
     """
+    run_dir = os.path.abspath(run_dir)
+    options = options.resolved()
+    # Bad options and data fail here, fast: before TensorFlow loads and anything is written.
+    if resume:
+        config, options, train_set, val_set = _resumed_run(run_dir, options, set(given))
+    else:
+        config, train_set, val_set = _new_run(run_dir, options, data_options or {})
+
     import keras
 
     from c3d.train_callbacks import (
@@ -293,12 +309,6 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
     )
     from c3d.train_input import ClipReader, DecodeFailures, batches_per_epoch, make_dataset
 
-    run_dir = os.path.abspath(run_dir)
-    options = options.resolved()
-    if resume:
-        config, options, train_set, val_set = _resumed_run(run_dir, options, set(given))
-    else:
-        config, train_set, val_set = _new_run(run_dir, options, data_options or {})
     class_names = config["class_names"]
     log.info(
         "%s: %d classes, %d training and %d validation videos, clips %s",
@@ -321,6 +331,8 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
     )
     if options.freeze_until:
         freeze_until(model, options.freeze_until)
+    if not resume:  # the model, its weights and --freeze-until are valid: start the run
+        _write_new_run(run_dir, config, train_set, val_set)
     steps = batches_per_epoch(len(train_set), options.batch_size)
     compile_model(model, options, steps)
     initial_epoch = 0
@@ -394,9 +406,10 @@ def _final_evaluation(model, run_dir, best, val_set, clip_format, options):
     """Score the best weights on the validation set exactly as ``c3d evaluate`` does."""
     from c3d.evaluation import evaluate_videos, save_confusion_matrix
     from c3d.inference import make_predict_fn
+    from c3d.weights_io import assign_weights, read_weight_file
 
     best_path = best.path
-    model.load_weights(best_path)
+    assign_weights(model, read_weight_file(best_path), source=best_path)
     log.info("scoring %s on the validation videos (all stride-8 clips)", best_path)
     result = evaluate_videos(
         make_predict_fn(model), val_set, clip_format, batch_size=options.batch_size

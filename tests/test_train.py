@@ -10,11 +10,13 @@ import logging
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 from synthetic_actions import CLASSES, make_action_videos
 
 from c3d import cli
+from c3d.c3d_bn import C3D_BN
 from c3d.training import TrainOptions, train
 
 SHAPE = (8, 32, 32)
@@ -74,7 +76,9 @@ def test_c3d_bn_learns_moving_directions(bn_run):
         "up",
     ]
     assert len((run_dir / "train_list.txt").read_text().splitlines()) == 4 * 32
-    assert (run_dir / "best.weights.h5").is_file()
+    with h5py.File(run_dir / "best.weights.h5", "r") as weights:
+        assert "optimizer" not in weights  # layer weights only: the checkpoint has the rest
+    C3D_BN(num_classes=4, input_shape=(*SHAPE, 3), weights=run_dir / "best.weights.h5")
     assert sorted(p.name for p in run_dir.glob("checkpoint-*")) == ["checkpoint-epoch0004.keras"]
     assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert not list(run_dir.glob(".tmp-*"))
@@ -237,3 +241,16 @@ def test_resume_continues_the_epochs_and_the_optimizer(
     checkpoint = keras.saving.load_model(run_dir / "checkpoint-epoch0004.keras")
     assert int(checkpoint.optimizer.iterations.numpy()) == 4 * steps_per_epoch
     assert json.loads((run_dir / "config.json").read_text())["options"]["epochs"] == 4
+
+
+def test_bad_options_fail_before_anything_is_written(small_actions, tmp_path, capsys):
+    train_dir, _ = small_actions
+    run_dir = tmp_path / "run"
+    argv = ["train", str(train_dir), "-o", str(run_dir), "--input-shape", "8,32,32"]
+    assert cli.main([*argv, "--freeze-until", "conv9"]) == 1
+    assert "--freeze-until conv9: no such layer in c3d_bn; layers are: conv1, " in (
+        capsys.readouterr().err
+    )
+    assert cli.main([*argv, "--input-shape", "4,32,32"]) == 1
+    assert "too small for C3D" in capsys.readouterr().err
+    assert not run_dir.exists()
