@@ -33,10 +33,6 @@ MODEL_KINDS = ("c3d", "c3d_bn")
 # Fine-tuning Sports-1M weights takes small steps; C3D-BN starts at the paper's rate for
 # training C3D from scratch (BatchNorm keeps it stable without the paper's care).
 DEFAULT_LR = {"c3d": 0.001, "c3d_bn": 0.003}
-# BatchNorm statistics move as in PyTorch (momentum 0.1 there), the C3D-BN ports' setting:
-# with Keras's default 0.99 the inference statistics need ~10x more steps to settle,
-# and validation scores a short run with statistics of the untrained network.
-BN_MOMENTUM = 0.9
 CONFIG_FILE = "config.json"
 CONFIG_FORMAT = "c3d-train-run/1"
 BEST_WEIGHTS = "best.weights.h5"
@@ -87,7 +83,6 @@ class TrainOptions:
 
 def build_model(kind, num_classes, input_shape, weights=None):
     """C3D or C3D-BN for (T, H, W) clips; ``weights`` loads all layers but a resized fc8."""
-    import keras
 
     from c3d.weights_io import WeightsFileError, assign_weights, read_weight_file
 
@@ -100,9 +95,6 @@ def build_model(kind, num_classes, input_shape, weights=None):
         from c3d.c3d_bn import C3D_BN
 
         model = C3D_BN(num_classes=num_classes, input_shape=shape)
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = BN_MOMENTUM
         if weights is not None:
             assign_weights(model, read_weight_file(weights), source=weights, optional=("fc8",))
         return model

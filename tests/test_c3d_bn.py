@@ -55,8 +55,8 @@ def test_training_mode_normalises_with_batch_statistics(small_bn, batch):
     np.testing.assert_allclose(trained.mean(axis=(0, 1, 2, 3)), 0.0, atol=1e-3)
     np.testing.assert_allclose(trained.var(axis=(0, 1, 2, 3)), 1.0, rtol=1e-2)
 
-    # Inference mode uses the moving statistics (still ~0 and ~1 after one update with
-    # momentum 0.99), so it barely rescales the conv output instead of normalising it.
+    # Inference mode uses the moving statistics (one update with momentum 0.9 moved them
+    # only a tenth of the way), so it does not normalise the conv output.
     inferred = keras.ops.convert_to_numpy(to_bn(batch, training=False))
     bn = small_bn.get_layer("conv1_bn")
     mean, var = (keras.ops.convert_to_numpy(v) for v in (bn.moving_mean, bn.moving_variance))
