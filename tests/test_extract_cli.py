@@ -45,13 +45,15 @@ def extract(*args):
 
 @pytest.fixture()
 def videos(tmp_path):
-    """Five small videos, 1 to 4 clips each (10 clips), in two folders."""
+    """Five small videos in two folders. The last one in processing order (b/four.avi,
+    14 clips) is long enough that a signal sent after an earlier video's output appears
+    always lands while work remains, however fast the machine."""
     root = tmp_path / "videos"
     for name, n_frames, seed in (
         ("a/one.avi", 20, 1),
         ("a/two.mp4", 24, 2),
         ("a/short.avi", 10, 3),
-        ("b/four.avi", 40, 4),
+        ("b/four.avi", 120, 4),
         ("b/five.avi", 30, 5),
     ):
         make_video(root / name, n_frames, seed=seed)
