@@ -60,6 +60,12 @@ def videos(tmp_path):
     return root
 
 
+def _default_sigint():
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored
+    # SIGINT ignored; the child must see Ctrl-C even when the test suite runs that way.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_extract(args, env):
     return subprocess.Popen(
         [sys.executable, "-m", "c3d", "extract", *map(str, args)],
@@ -67,6 +73,7 @@ def start_extract(args, env):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
