@@ -1,5 +1,5 @@
 import sys
 
-from c3d.cli import main
+from c3d.cli import run_and_exit
 
-sys.exit(main())
+sys.exit(run_and_exit())

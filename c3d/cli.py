@@ -1,8 +1,10 @@
 """The ``c3d`` command line: ``c3d SUBCOMMAND …`` (see ``c3d --help``)."""
 
 import argparse
+import atexit
 import importlib
 import logging
+import os
 import signal
 import sys
 
@@ -22,6 +24,26 @@ COMMANDS = {
 }
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """A sub-command parser that takes options between positionals (``a.avi --top 3 b.avi``).
+
+    Plain argparse stops a ``nargs="+"`` positional at the first option, so the second
+    video would be an error. ``parse_known_intermixed_args`` parses options first, then
+    the positionals; it calls ``parse_known_args`` itself, hence the re-entry guard.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="c3d",
@@ -29,7 +51,9 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"c3d {c3d.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_IntermixedParser
+    )
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -70,5 +94,25 @@ def main(argv=None):
         return 141
 
 
+def run_and_exit(argv=None):
+    """The ``c3d`` program: ``main``, then an exit without Python's teardown.
+
+    Once TensorFlow is loaded, tearing the interpreter down takes ~1 s after every
+    command (measured: 1.1 s against 0.2 s), and by then every output is written and
+    closed. So exit handlers run, the streams are flushed, and the process ends there.
+    """
+    code = main(argv)
+    if "tensorflow" not in sys.modules:
+        return code
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more to say
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_and_exit())

@@ -33,11 +33,42 @@ def C3D_model(weights=None, include_top=True, num_classes=NUM_CLASSES, input_sha
             file's, fc8 is left freshly initialised (fine-tuning); all else is loaded.
         input_shape: (frames, height, width, 3); fc6 is sized to match.
     """
+    # Layers about to be loaded skip the random draw: ~1 s for 80 M parameters on a CPU.
+    # fc8 is drawn anyway, as it stays initialised when the file's class count differs.
+    model = c3d_sequential(include_top, num_classes, input_shape, initialized=weights is None)
+    if weights is not None:
+        assign_weights(model, read_weight_file(weights), source=weights, optional=("fc8",))
+    return model
+
+
+def c3d_sequential(
+    include_top=True,
+    num_classes=NUM_CLASSES,
+    input_shape=INPUT_SHAPE,
+    initialized=True,
+    initialize_top=True,
+):
+    """The C3D architecture with fresh weights (random kernels, zero biases).
+
+    ``initialized=False`` fills conv1…fc7 kernels with zeros instead of random values,
+    for callers about to set them all (weight loading, the Caffe converter);
+    ``initialize_top=False`` does the same for fc8.
+    """
     input_shape = check_input_shape(input_shape)
+    kernels = "glorot_uniform" if initialized else "zeros"
     model = keras.Sequential(name="c3d")
     model.add(keras.Input(shape=input_shape, name="clip"))
     for name, filters in CONV_LAYERS:
-        model.add(keras.layers.Conv3D(filters, 3, padding="same", activation="relu", name=name))
+        model.add(
+            keras.layers.Conv3D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                name=name,
+                kernel_initializer=kernels,
+            )
+        )
         if name in POOLS:
             pool_name, size = POOLS[name]
             model.add(keras.layers.MaxPooling3D(size, strides=size, name=pool_name))
@@ -45,13 +76,22 @@ def C3D_model(weights=None, include_top=True, num_classes=NUM_CLASSES, input_sha
         model.add(layer)
     model.add(keras.layers.Flatten(name="flatten"))
     if include_top:
-        model.add(keras.layers.Dense(FC_UNITS, activation="relu", name="fc6"))
-        model.add(keras.layers.Dropout(0.5, name="dropout6"))
-        model.add(keras.layers.Dense(FC_UNITS, activation="relu", name="fc7"))
-        model.add(keras.layers.Dropout(0.5, name="dropout7"))
-        model.add(keras.layers.Dense(num_classes, activation="softmax", name="fc8"))
-    if weights is not None:
-        assign_weights(model, read_weight_file(weights), source=weights, optional=("fc8",))
+        for fc, dropout in (("fc6", "dropout6"), ("fc7", "dropout7")):
+            model.add(
+                keras.layers.Dense(FC_UNITS, activation="relu", name=fc, kernel_initializer=kernels)
+            )
+            model.add(keras.layers.Dropout(0.5, name=dropout))
+        top = "glorot_uniform" if initialize_top else "zeros"
+        model.add(
+            keras.layers.Dense(
+                num_classes, activation="softmax", name="fc8", kernel_initializer=top
+            )
+        )
+    # The zeros were a one-off: the config (clone_model, to_json, a saved .keras model)
+    # names the usual initialiser, so a model rebuilt from it trains like C3D_model().
+    for layer in model.layers:
+        if hasattr(layer, "kernel_initializer"):
+            layer.kernel_initializer = keras.initializers.get("glorot_uniform")
     return model
 
 

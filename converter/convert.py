@@ -216,10 +216,12 @@ def convert_caffemodel(caffemodel, out_path):
         classes,
     )
 
-    from c3d.sport1m_model import C3D_model  # Keras/TensorFlow load here, not at import
+    # Keras/TensorFlow load here, not at import
+    from c3d.sport1m_model import c3d_sequential
 
-    model = C3D_model(num_classes=classes)
-    release_free_heap()  # the initial random weights' temporaries
+    # Zeros, not a random draw (~1 s): every weight is set from the file below.
+    model = c3d_sequential(num_classes=classes, initialized=False, initialize_top=False)
+    release_free_heap()
     plan, rows = {}, []
     for keras_layer in model.layers:
         if not keras_layer.weights:

@@ -66,3 +66,41 @@ def test_runtime_defaults_are_set_before_tensorflow_and_can_be_overridden(subpro
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )
     assert overridden.stdout.split()[:2] == ["0", "1"]
+
+
+def test_quick_exit_keeps_exit_code_handlers_and_buffered_output(subprocess_env, tmp_path):
+    # run_and_exit skips Python's teardown once TensorFlow is loaded: the exit code,
+    # atexit handlers and anything still buffered on stdout must survive that.
+    code = (
+        "import atexit, tensorflow\n"
+        "from c3d.cli import run_and_exit\n"
+        "atexit.register(print, 'handler ran')\n"
+        "print('buffered', end=' ')\n"
+        "run_and_exit(['summary', '--input-shape', '16x112'])\n"
+        "print('not reached')\n"
+    )
+    out_path = tmp_path / "stdout.txt"
+    with open(out_path, "w") as stdout:  # a file: fully buffered, unlike a terminal
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env=subprocess_env,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "--input-shape must be T,H,W" in result.stderr
+    assert out_path.read_text() == "buffered handler ran\n"
+
+
+def test_options_may_sit_between_input_files():
+    from c3d.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["classify", "a.avi", "--top", "3", "b.avi"])
+    assert (args.inputs, args.top) == (["a.avi", "b.avi"], 3)
+    args = parser.parse_args(["extract", "a.avi", "-o", "out", "b.avi", "--stride", "4"])
+    assert (args.inputs, args.output, args.stride) == (["a.avi", "b.avi"], "out", 4)
+    args = parser.parse_args(["train", "--epochs", "2", "-o", "run"])
+    assert (args.data, args.epochs) == (None, 2)

@@ -190,7 +190,22 @@ def test_fine_tune_loads_everything_but_a_resized_fc8(model, sport1m_weights):
             tuned.get_layer(name).get_weights(), model.get_layer(name).get_weights(), strict=True
         ):
             np.testing.assert_array_equal(got, want)
-    assert tuned.get_layer("fc8").get_weights()[0].shape == (4096, 101)
+    new_fc8 = tuned.get_layer("fc8").get_weights()[0]
+    assert new_fc8.shape == (4096, 101)
+    limit = np.sqrt(6 / (4096 + 101))  # Glorot uniform, as a fresh layer gets
+    assert 0.9 * limit < np.abs(new_fc8).max() <= limit
+
+
+def test_a_loaded_model_rebuilds_from_its_config_with_random_kernels(model):
+    # Loading skips the random draw (zeros are written over); the config must not say so,
+    # or a model rebuilt from it (clone_model, a saved .keras file) would start dead.
+    for layer in model.layers:
+        if layer.weights:
+            initializer = layer.get_config()["kernel_initializer"]
+            assert initializer["class_name"] == "GlorotUniform", layer.name
+    clone = keras.models.clone_model(model)
+    for name in ("conv1", "conv5b", "fc6", "fc8"):
+        assert np.std(clone.get_layer(name).get_weights()[0]) > 0, name
 
 
 def test_headless_model_loads_from_full_weights(model, sport1m_weights, clips):
