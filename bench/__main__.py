@@ -2,7 +2,8 @@
 
     python -m bench [--quick] [--out bench/results]
 
-1. model-only inference throughput of the Sports-1M C3D at batch 1, 8, 16 (default path);
+1. model-only inference throughput of the Sports-1M C3D at batch 1, 8, 16 (default path),
+   and at batch 8 in bf16 where the hardware has bf16 units;
 2. end-to-end extraction (decode + preprocess + model + write) on the example video and on a
    generated longer one, as clips/s and as a ratio to (1) at the same batch size;
 3. converter wall time and peak RSS on a full-size generated caffemodel;
@@ -83,6 +84,15 @@ def run(args, workdir):
     speeds = model_speed.inference_throughput(model, (1, 8, 16), repeats=repeats)
     for batch, speed in speeds.items():
         results[f"model_clips_per_s_batch{batch}"] = speed
+
+    from c3d.loading import dtype_policy, has_bf16_hardware
+
+    if has_bf16_hardware():  # `--precision bf16`; emulated elsewhere (~35x slower)
+        with dtype_policy("mixed_bfloat16"):
+            bf16_model = C3D_model()
+        bf16 = model_speed.inference_throughput(bf16_model, (E2E_BATCH,), repeats=repeats)
+        results[f"model_clips_per_s_batch{E2E_BATCH}_bf16"] = bf16[E2E_BATCH]
+        del bf16_model
 
     log("2. end-to-end extraction")
     long_video = os.path.join(workdir, "long.mp4")

@@ -16,16 +16,11 @@ def cpu_model():
 
 
 def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-                    return [flag for flag in wanted if flag in flags]
-    except OSError:
-        pass
-    return []
+    from c3d.runtime import cpu_flags as all_flags
+
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+    flags = all_flags()
+    return [flag for flag in wanted if flag in flags]
 
 
 def describe():

@@ -57,6 +57,7 @@ def classify(
     mean=None,
     weights=DEFAULT_WEIGHTS,
     labels=None,
+    precision="fp32",
 ):
     """Classify one video: the mean of its clips' class probabilities, and the top ``top``.
 
@@ -68,6 +69,8 @@ def classify(
         stride, batch_size, mean: as in ``c3d.extract_features``.
         labels: class names in the model's output order; default the 487 Sports-1M
             labels (package data), or "class N" for a model with another class count.
+        weights, precision: the model loaded when ``model`` is None, as in
+            ``c3d.extract_features``.
 
     Returns:
         dict: ``labels`` and ``probabilities`` (the top classes, best first),
@@ -76,6 +79,6 @@ def classify(
         ``class_names`` (all C labels).
     """
     if model is None:
-        model = cached_c3d(weights)
+        model = cached_c3d(weights, precision)
     result = run_one(path, predict_fn(model), stride=stride, batch_size=batch_size, mean=mean)
     return classification(result, labels, top)

@@ -78,6 +78,7 @@ def extract_features(
     batch_size=None,
     mean=None,
     weights=DEFAULT_WEIGHTS,
+    precision="fp32",
 ):
     """C3D features of one video, as the arrays ``c3d extract`` writes to its npz.
 
@@ -95,6 +96,8 @@ def extract_features(
         mean: a mean cube (3, 16, H, W) in Caffe order, a .npy/.npz/.binaryproto file,
             or None for the shipped Sports-1M mean.
         weights: weights file used when ``model`` is None.
+        precision: ``fp32`` or ``bf16``, for the model loaded when ``model`` is None
+            (see ``c3d.loading.load_c3d``).
 
     Returns:
         dict with ``clips`` (N, D) float32, ``video`` (D,) the L2-normalised mean of
@@ -106,7 +109,7 @@ def extract_features(
         undecodable video; C3DError for missing weights.
     """
     if model is None:
-        model = cached_c3d(weights)
+        model = cached_c3d(weights, precision)
     predict = predict_fn(feature_model(model, layer))
     result = run_one(path, predict, stride=stride, batch_size=batch_size, mean=mean)
     return result_arrays(result)

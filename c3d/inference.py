@@ -10,7 +10,8 @@ def make_predict_fn(model):
     On TensorFlow this is a ``tf.function`` without XLA and with a batch-polymorphic
     signature (one trace for all batch sizes): measured faster than ``model.predict``
     on CPU, where XLA's Conv3D is slower than oneDNN's. Elsewhere ``predict_on_batch``
-    (jitted on JAX) is used.
+    (jitted on JAX) is used. Outputs are float32 whatever the model computes in
+    (a ``mixed_bfloat16`` model's are bfloat16).
     """
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -19,11 +20,12 @@ def make_predict_fn(model):
 
         @tf.function(input_signature=[spec], jit_compile=False, reduce_retracing=True)
         def forward(batch):
-            return model(batch, training=False)
+            return tf.cast(model(batch, training=False), tf.float32)
 
         return lambda batch: forward(tf.convert_to_tensor(batch, tf.float32)).numpy()
 
     def predict(batch):
-        return np.asarray(model.predict_on_batch(np.asarray(batch, np.float32)))
+        outputs = model.predict_on_batch(np.asarray(batch, np.float32))
+        return np.asarray(outputs).astype(np.float32, copy=False)
 
     return predict

@@ -43,6 +43,13 @@ def add_arguments(parser):
     parser.add_argument(
         "--mean", default=None, help="mean cube .npy/.npz/.binaryproto (default: shipped one)"
     )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="fp32 (as the original C3D), or bf16: ~2x faster on GPUs and CPUs with "
+        "AVX-512 BF16/AMX, features within ~0.5%% of fp32's",
+    )
     parser.add_argument("--format", choices=FORMATS, default="npz", help="output format (npz)")
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose output exists")
     parser.add_argument(
@@ -102,7 +109,7 @@ def run(args):
     if todo:
         from c3d.loading import load_c3d
 
-        model = load_c3d(args.weights)
+        model = load_c3d(args.weights, args.precision)
 
     from c3d.reporting import RunReport
 
