@@ -18,8 +18,9 @@ import statistics
 import sys
 import time
 
+from c3d.loading import PRECISIONS  # importing c3d loads no Keras: --backend still applies
+
 BACKENDS = ("tensorflow", "jax", "torch")
-PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
 
 
 def parse_args(argv):
@@ -146,8 +147,6 @@ def main(argv=None):
         if "keras" in sys.modules:
             sys.exit("bench.model_only: --backend must be chosen before Keras is imported")
         os.environ["KERAS_BACKEND"] = args.backend
-    import c3d  # noqa: F401  (runtime defaults before TensorFlow loads, if it is the backend)
-
     print(json.dumps(measure(args)), flush=True)
     return 0
 

@@ -9,7 +9,7 @@ import sys
 
 
 def add_arguments(parser):
-    from c3d.loading import DEFAULT_WEIGHTS
+    from c3d.commands.options import add_model_arguments
 
     parser.add_argument(
         "inputs", nargs="+", metavar="VIDEO", help="video files, folders or @list.txt"
@@ -18,24 +18,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--json", action="store_true", help="print JSON, with each clip's top classes too"
     )
-    parser.add_argument(
-        "--weights", default=DEFAULT_WEIGHTS, help=f"Keras C3D weights (default {DEFAULT_WEIGHTS})"
-    )
-    parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="clips per model call (8 on CPU, 32 on GPU)"
-    )
-    parser.add_argument(
-        "--mean", default=None, help="mean cube .npy/.npz/.binaryproto (default: shipped one)"
-    )
+    add_model_arguments(parser)
     parser.add_argument("--failures", metavar="FILE", default=None, help="write failures here")
-    parser.add_argument(
-        "--precision",
-        choices=("fp32", "bf16"),
-        default="fp32",
-        help="fp32 (as the original C3D), or bf16: ~2x faster on GPUs and CPUs with "
-        "AVX-512 BF16/AMX, features within ~0.5%% of fp32's",
-    )
 
 
 def _top_entries(probabilities, names, k):

@@ -14,7 +14,8 @@ H5_DEFAULT_NAME = "features.h5"
 
 
 def add_arguments(parser):
-    from c3d.loading import DEFAULT_WEIGHTS, FEATURE_LAYERS
+    from c3d.commands.options import add_model_arguments
+    from c3d.loading import FEATURE_LAYERS
 
     parser.add_argument(
         "inputs",
@@ -31,25 +32,9 @@ def add_arguments(parser):
         f"(or a folder, for OUT/{H5_DEFAULT_NAME})",
     )
     parser.add_argument(
-        "--weights", default=DEFAULT_WEIGHTS, help=f"Keras C3D weights (default {DEFAULT_WEIGHTS})"
-    )
-    parser.add_argument(
         "--layer", choices=tuple(FEATURE_LAYERS), default="fc6", help="feature layer (fc6)"
     )
-    parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="clips per model call (8 on CPU, 32 on GPU)"
-    )
-    parser.add_argument(
-        "--mean", default=None, help="mean cube .npy/.npz/.binaryproto (default: shipped one)"
-    )
-    parser.add_argument(
-        "--precision",
-        choices=("fp32", "bf16"),
-        default="fp32",
-        help="fp32 (as the original C3D), or bf16: ~2x faster on GPUs and CPUs with "
-        "AVX-512 BF16/AMX, features within ~0.5%% of fp32's",
-    )
+    add_model_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="npz", help="output format (npz)")
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose output exists")
     parser.add_argument(
