@@ -48,7 +48,7 @@ else
 build: $(STAMP)
 
 example: $(STAMP)
-	$(VPY) -m c3d.example --weights $(WEIGHTS) --video $(EXAMPLE)
+	$(VPY) -m c3d.commands.example --weights $(WEIGHTS) --video $(EXAMPLE)
 
 convert-weights: $(STAMP)
 	$(VPY) -m c3d fetch-weights --models-dir models $(if $(CAFFEMODEL),--caffemodel $(CAFFEMODEL))

@@ -62,8 +62,8 @@ def peak_rss_of(c3d_args, workdir):
 
 def end_to_end(model, video, workdir):
     """clips/s of extracting ``video`` (in process, model already loaded and traced)."""
-    from c3d.extract import extract_features
-    from c3d.writers import write_npz
+    from c3d.extraction.features import extract_features
+    from c3d.extraction.writers import write_npz
 
     start = time.perf_counter()
     arrays = extract_features(video, model=model)  # default batching, as users get it
@@ -72,9 +72,10 @@ def end_to_end(model, video, workdir):
 
 
 def run(args, workdir):
-    from c3d.sport1m_model import C3D_model
-    from c3d.synthetic import write_video
-    from converter.writer import write_random_c3d_caffemodel
+    from caffe_files import write_random_c3d_caffemodel
+    from synthetic_videos import write_video
+
+    from c3d.model.builder import C3D_model
 
     results = {"machine": machine.describe()}
     log(f"machine: {results['machine']}")
@@ -86,9 +87,10 @@ def run(args, workdir):
     for batch, speed in speeds.items():
         results[f"model_clips_per_s_batch{batch}"] = speed
 
-    from c3d.loading import dtype_policy, has_bf16_hardware
+    from c3d.model.loader import dtype_policy
+    from c3d.runtime import has_fast_bf16
 
-    if has_bf16_hardware():  # `--precision bf16`; emulated elsewhere (~35x slower)
+    if has_fast_bf16():  # `--precision bf16`; emulated elsewhere (~35x slower)
         with dtype_policy("mixed_bfloat16"):
             bf16_model = C3D_model()
         bf16 = model_speed.inference_throughput(bf16_model, (E2E_BATCH,), repeats=repeats)

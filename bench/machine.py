@@ -23,11 +23,19 @@ def cpu_flags():
     return [flag for flag in wanted if flag in flags]
 
 
+def _version(package):
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def describe():
     import keras
-    import tensorflow as tf
 
-    from c3d.runtime import available_cpus
+    from c3d.runtime import accelerator_names, available_cpus
 
     return {
         "cpu": cpu_model(),
@@ -35,8 +43,8 @@ def describe():
         "cpus_available": available_cpus(),
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
-        "tensorflow": tf.__version__,
-        "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
+        "tensorflow": _version("tensorflow"),
+        "gpus": accelerator_names(),
         "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "TF_NUM_INTRAOP_THREADS": os.environ.get("TF_NUM_INTRAOP_THREADS"),
         "TF_NUM_INTEROP_THREADS": os.environ.get("TF_NUM_INTEROP_THREADS"),

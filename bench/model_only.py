@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 
-from c3d.loading import PRECISIONS  # importing c3d loads no Keras: --backend still applies
+from c3d.model.loader import PRECISIONS  # importing c3d loads no Keras: --backend still applies
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -90,27 +90,18 @@ def compiled_forward(model, backend):
     return tf.convert_to_tensor, forward
 
 
-def device_name(backend):
-    if backend == "jax":
-        import jax
+def device_name():
+    from c3d.runtime import accelerator_names
 
-        device = jax.devices()[0]
-        return f"{device.platform}: {device.device_kind}"
-    if backend == "torch":
-        import torch
-
-        return f"cuda: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"gpu: {gpus[0].name}" if gpus else "cpu"
+    names = accelerator_names()
+    return names[0] if names else "cpu"
 
 
 def measure(args):
     import keras
     import numpy as np
 
-    from c3d.sport1m_model import C3D_model
+    from c3d.model.builder import C3D_model
 
     backend = keras.backend.backend()
     keras.config.set_dtype_policy(PRECISIONS[args.precision])
@@ -120,7 +111,7 @@ def measure(args):
     results = {
         "backend": backend,
         "keras": keras.__version__,
-        "device": device_name(backend),
+        "device": device_name(),
         "precision": args.precision,
         "compute_dtype": model.get_layer("conv1").compute_dtype,
         "input_shape": list(args.input_shape),

@@ -25,7 +25,7 @@ def random_clips(batch_size, input_shape=(16, 112, 112, 3), seed=0):
 
 def inference_throughput(model, batch_sizes=(1, 8, 16), repeats=5):
     """{batch size: clips/s} on the package's default call path (c3d.inference)."""
-    from c3d.inference import make_predict_fn
+    from c3d.model.inference import make_predict_fn
 
     predict = make_predict_fn(model)
     return {

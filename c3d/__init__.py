@@ -15,16 +15,19 @@ __version__ = "1.0.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "C3D_model": "c3d.sport1m_model",
-    "create_features_extractor": "c3d.sport1m_model",
-    "create_features_exctractor": "c3d.sport1m_model",
-    "preprocess_input": "c3d.preprocessing",
-    "C3D_BN": "c3d.c3d_bn",
-    "sports1m_labels": "c3d.resources",
-    "sports1m_mean_cube": "c3d.resources",
-    "load_mean": "c3d.mean",
-    "extract_features": "c3d.extract",
-    "classify": "c3d.classification",
+    "C3D": "c3d.model.builder",
+    "C3D_model": "c3d.model.builder",
+    "C3D_BN": "c3d.model.builder",
+    "create_features_extractor": "c3d.model.builder",
+    "create_features_exctractor": "c3d.model.builder",
+    "load_model": "c3d.model.loader",
+    "preprocess_input": "c3d.video.clip_format",
+    "ClipFormat": "c3d.video.clip_format",
+    "sports1m_labels": "c3d.model.labels",
+    "sports1m_mean_cube": "c3d.video.mean",
+    "load_mean": "c3d.video.mean",
+    "extract_features": "c3d.extraction.features",
+    "classify": "c3d.extraction.classification",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,4 @@
-"""Process-wide runtime settings that make the default path fast.
+"""Process-wide runtime facts and settings: CPUs, accelerators, and fast defaults.
 
 TensorFlow reads these variables once, when it is first imported, so they are set
 from ``c3d/__init__.py`` before anything imports Keras or TensorFlow. Every entry
@@ -7,6 +7,7 @@ Each variable is only a default: a value already in the environment wins, which 
 how users override it (see README, "Speed").
 """
 
+import functools
 import os
 import sys
 
@@ -38,6 +39,59 @@ def cpu_flags():
 
 def cpu_has_fast_bf16():
     return any(flag in cpu_flags() for flag in FAST_BF16_CPU_FLAGS)
+
+
+@functools.lru_cache(maxsize=1)
+def accelerator_names():
+    """Names of the GPUs/TPUs the active Keras backend computes on ([] on a CPU).
+
+    The one accelerator probe: it asks the backend Keras runs on, so a JAX or torch
+    process never loads TensorFlow to find out.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [
+                tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                for gpu in tf.config.list_physical_devices("GPU")
+            ]
+        if backend == "jax":
+            import jax
+
+            return [device.device_kind for device in jax.devices() if device.platform != "cpu"]
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a broken GPU set-up: the CPU defaults are the safe ones
+        return []
+    return []
+
+
+def accelerator_present():
+    return bool(accelerator_names())
+
+
+def has_fast_bf16():
+    """bfloat16 runs natively: on an accelerator, or a CPU with AVX-512 BF16 / AMX."""
+    return accelerator_present() or cpu_has_fast_bf16()
+
+
+def default_batch_size():
+    """32 clips on an accelerator; 8 on CPU, where bigger batches are no faster."""
+    return 32 if accelerator_present() else 8
+
+
+def default_decoders():
+    """One decoder feeds a CPU model (~3 clips/s); a GPU needs several (~1000 clips/s)."""
+    if not accelerator_present():
+        return 1
+    return max(2, min(8, available_cpus() // 2))
 
 
 def configure_environment():

@@ -67,15 +67,15 @@ def _convert_mean(mean_path, output):
     import numpy as np
 
     from c3d.atomic import atomic_output
-    from c3d.preprocessing import mean_clip
-    from converter.blobs import read_mean_blob
+    from c3d.video.clip_format import ClipFormat
+    from converter.caffe.blobs import read_mean_blob
 
     if not os.fspath(output).endswith(".npy"):
         raise C3DError(f"{output}: the output must be named *.npy")
     mean = read_mean_blob(mean_path)
     try:
-        mean_clip(mean)  # the check the preprocessing will make: 16 frames, >= 112x112
-    except ValueError as exc:
+        ClipFormat(mean=mean)  # the check extraction will make: 16 frames, covers the crop
+    except C3DError as exc:
         raise C3DError(f"{mean_path}: not usable as a C3D mean: {exc}") from None
     with atomic_output(output) as tmp_path:
         np.save(tmp_path, mean)

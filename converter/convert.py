@@ -19,7 +19,8 @@ import os
 from tqdm import tqdm
 
 from c3d.atomic import atomic_output
-from converter.caffemodel import DIALECT_NAMES, iter_layers
+from c3d.model import plan
+from converter.caffe.model import DIALECT_NAMES, iter_layers
 from converter.errors import CaffeFileError
 from converter.layout import (
     conv_kernel_to_keras,
@@ -32,25 +33,8 @@ from converter.memory import assign_variable, release_free_heap
 
 log = logging.getLogger(__name__)
 
-# Layer names of the C3D authors' Sports-1M net -> layers of c3d.sport1m_model.
-CAFFE_TO_KERAS = {
-    "conv1a": "conv1",
-    "conv2a": "conv2",
-    "conv3a": "conv3a",
-    "conv3b": "conv3b",
-    "conv4a": "conv4a",
-    "conv4b": "conv4b",
-    "conv5a": "conv5a",
-    "conv5b": "conv5b",
-    "fc6-1": "fc6",
-    "fc7-1": "fc7",
-    "fc8-1": "fc8",
-}
-KERAS_LAYERS = tuple(CAFFE_TO_KERAS.values())
-CONV_LAYERS = KERAS_LAYERS[:8]
-FLATTEN_DENSE_LAYER = "fc6"  # fed by pool5's flatten: its rows are permuted
-FLATTENED_LAYER = "pool5"
-CLASSES_LAYER = "fc8"
+# The Caffe -> Keras layer names and every shape come from the one layer plan.
+CAFFE_TO_KERAS = plan.CAFFE_TO_KERAS
 WEIGHTS_SUFFIX = ".weights.h5"
 
 
@@ -102,7 +86,7 @@ def map_layers(path, infos):
         if not info.shapes:  # data, ReLU, pooling, dropout, softmax, …
             continue
         keras_name = keras_name_of(info.name)
-        if keras_name not in KERAS_LAYERS:
+        if keras_name not in plan.WEIGHTED_LAYERS:
             raise CaffeFileError(
                 f"{path}: layer {info.name} has weights but C3D has no such layer "
                 "(a net of another architecture?)"
@@ -117,7 +101,7 @@ def map_layers(path, infos):
                 "C3D's layers have 2 (weights, bias)"
             )
         mapped[keras_name] = info
-    missing = [name for name, kname in CAFFE_TO_KERAS.items() if kname not in mapped]
+    missing = [caffe for caffe, name in CAFFE_TO_KERAS.items() if name not in mapped]
     if missing:
         raise CaffeFileError(
             f"{path}: no weights for C3D layer(s) {', '.join(missing)} "
@@ -135,15 +119,6 @@ def num_classes(path, info):
             "not a fully connected layer's (out, in)"
         )
     return int(shape[0])
-
-
-def caffe_layout(keras_name, keras_shapes):
-    """The (weights, bias) shapes in Caffe's layout for a Keras layer's shapes."""
-    kernel, bias = keras_shapes
-    if keras_name in CONV_LAYERS:
-        d, h, w, cin, cout = kernel
-        return [(cout, cin, d, h, w), tuple(bias)]
-    return [(kernel[1], kernel[0]), tuple(bias)]
 
 
 def check_shapes(path, info, keras_name, expected):
@@ -164,26 +139,26 @@ def keras_weights(keras_name, caffe_weights, caffe_bias, flattened_shape):
 
     ``flattened_shape``: the (D, H, W, C) output of pool5, which fc6's rows follow.
     """
-    if keras_name in CONV_LAYERS:
+    if keras_name in plan.CONV_NAMES:
         kernel = conv_kernel_to_keras(caffe_weights)
-    elif keras_name == FLATTEN_DENSE_LAYER:
+    elif keras_name == plan.FIRST_DENSE:
         kernel = flatten_dense_kernel_to_keras(caffe_weights, flattened_shape)
     else:
         kernel = dense_kernel_to_keras(caffe_weights)
     return [kernel, caffe_bias]
 
 
-def _load_into(model, path, plan, total):
+def _load_into(model, path, targets, total):
     """Second pass: set each Keras layer from its Caffe layer, one layer in memory."""
-    flattened_shape = tuple(model.get_layer(FLATTENED_LAYER).output.shape[1:])
+    flattened_shape = plan.pool5_shape()
     layers = tqdm(iter_layers(path), total=total, desc="converting", unit="layer", disable=None)
     for layer in layers:
         if not layer.blobs:
             continue
         keras_name = keras_name_of(layer.name)
-        if keras_name not in plan:
+        if keras_name not in targets:
             raise CaffeFileError(f"{path}: changed while it was being converted")
-        keras_layer, expected = plan.pop(keras_name)
+        keras_layer, expected = targets.pop(keras_name)
         arrays = [drop_leading_ones(b, len(e)) for b, e in zip(layer.blobs, expected, strict=True)]
         if any(a is None or a.shape != e for a, e in zip(arrays, expected, strict=True)):
             raise CaffeFileError(f"{path}: changed while it was being converted")
@@ -193,7 +168,7 @@ def _load_into(model, path, plan, total):
             assign_variable(variable, array)
         del weights
         release_free_heap()
-    if plan:
+    if targets:
         raise CaffeFileError(f"{path}: changed while it was being converted")
 
 
@@ -206,7 +181,7 @@ def convert_caffemodel(caffemodel, out_path):
     dialect, infos = scan_caffemodel(caffemodel)
     release_free_heap()
     mapped = map_layers(caffemodel, infos)
-    classes = num_classes(caffemodel, mapped[CLASSES_LAYER])
+    classes = num_classes(caffemodel, mapped[plan.CLASSIFIER])
     log.info(
         "%s: %s format, %d layers, %d with weights; fc8 has %d classes",
         caffemodel,
@@ -216,23 +191,23 @@ def convert_caffemodel(caffemodel, out_path):
         classes,
     )
 
+    caffe_shapes = plan.weight_shapes(classes, layout="caffe")
+    keras_shapes = plan.weight_shapes(classes, layout="keras")
+    for name, info in mapped.items():
+        check_shapes(caffemodel, info, name, caffe_shapes[name])
+
     # Keras/TensorFlow load here, not at import
-    from c3d.sport1m_model import c3d_sequential
+    from c3d.model.builder import c3d_sequential
 
     # Zeros, not a random draw (~1 s): every weight is set from the file below.
-    model = c3d_sequential(num_classes=classes, initialized=False, initialize_top=False)
+    model = c3d_sequential(num_classes=classes, zero_init=plan.WEIGHTED_LAYERS)
     release_free_heap()
-    plan, rows = {}, []
-    for keras_layer in model.layers:
-        if not keras_layer.weights:
-            continue
-        name, info = keras_layer.name, mapped[keras_layer.name]
-        keras_shapes = [tuple(w.shape) for w in keras_layer.weights]
-        expected = caffe_layout(name, keras_shapes)
-        check_shapes(caffemodel, info, name, expected)
-        plan[name] = (keras_layer, expected)
-        rows.append(TableRow(info.name, info.shapes, name, keras_shapes))
-    _load_into(model, caffemodel, plan, len(infos))
+    targets = {name: (model.get_layer(name), caffe_shapes[name]) for name in plan.WEIGHTED_LAYERS}
+    rows = [
+        TableRow(mapped[name].name, mapped[name].shapes, name, keras_shapes[name])
+        for name in plan.WEIGHTED_LAYERS
+    ]
+    _load_into(model, caffemodel, targets, len(infos))
     with atomic_output(out_path) as tmp_path:
         model.save_weights(tmp_path)
     log.info("wrote %s", out_path)

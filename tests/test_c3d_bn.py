@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from c3d import C3D_BN
-from c3d.architecture import CONV_LAYERS
+from c3d.model.plan import CONVS
 from c3d.sport1m_model import C3D_model
 
 
@@ -13,7 +13,7 @@ def test_structure_follows_c3d_with_bn_before_each_relu():
     model = C3D_BN(num_classes=8)
     types = {layer.name: type(layer).__name__ for layer in model.layers}
     names = [layer.name for layer in model.layers]
-    for conv_name, filters in CONV_LAYERS:
+    for conv_name, filters in ((conv.name, conv.filters) for conv in CONVS):
         i = names.index(conv_name)
         assert names[i : i + 3] == [conv_name, f"{conv_name}_bn", f"{conv_name}_relu"]
         assert types[f"{conv_name}_bn"] == "BatchNormalization"

@@ -8,8 +8,8 @@ from video_helpers import decode_all, make_video
 
 import c3d
 from c3d.cli import main
-from c3d.loading import cached_c3d
-from c3d.resources import sports1m_labels
+from c3d.model.labels import sports1m_labels
+from c3d.model.loader import cached_model
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def two_clip_video(tmp_path_factory):
 
 
 def test_video_class_is_the_mean_of_the_clip_softmax(sport1m_weights, two_clip_video):
-    model = cached_c3d(sport1m_weights)
+    model = cached_model(sport1m_weights)
     result = c3d.classify(two_clip_video, model=model, top=3)
     clip_probabilities = result["clip_probabilities"]
     assert clip_probabilities.shape == (2, 487) and result["starts"].tolist() == [0, 8]
@@ -40,7 +40,7 @@ def test_cli_prints_top_k_and_json(sport1m_weights, two_clip_video, capsys):
     assert main(["classify", two_clip_video, *options, "--json"]) == 0
     captured = capsys.readouterr()
     (video,) = json.loads(captured.out)
-    reference = c3d.classify(two_clip_video, model=cached_c3d(sport1m_weights), top=3)
+    reference = c3d.classify(two_clip_video, model=cached_model(sport1m_weights), top=3)
     assert video["path"] == two_clip_video and video["n_frames"] == 24
     assert [entry["label"] for entry in video["top"]] == reference["labels"]
     assert [clip["start"] for clip in video["clips"]] == [0, 8]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from c3d.clips import ClipCutter, clip_starts, frame_in_a_clip, iter_clips
+from c3d.video.clips import ClipCutter, clip_starts, frame_in_a_clip, iter_clips
 
 
 def numbered_frames(n):

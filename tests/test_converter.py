@@ -14,12 +14,12 @@ import types
 
 import numpy as np
 import pytest
+from caffe_files import c3d_layers, write_caffemodel, write_random_c3d_caffemodel
 from caffe_reference import forward, relative_error
 from converter_helpers import assert_one_line_error, file_server, no_output_left, run_c3d
 
-from converter.caffemodel import C3D_FORK, UPSTREAM
+from converter.caffe.model import C3D_FORK, UPSTREAM
 from converter.sources import SPORTS1M_CAFFEMODEL, SPORTS1M_WEIGHTS
-from converter.writer import c3d_layers, write_caffemodel, write_random_c3d_caffemodel
 
 SEED = 7
 TOLERANCE = 1e-4  # max |keras - reference| / max |reference|

@@ -6,11 +6,11 @@ real CLI in a child process.
 
 import numpy as np
 import pytest
+from caffe_files import C3D_CAFFE_PLAN, write_caffemodel, write_mean_binaryproto
 from converter_helpers import assert_one_line_error, no_output_left, run_c3d
 
-from converter.blobs import read_mean_blob
-from converter.caffemodel import C3D_FORK, UPSTREAM, CaffeLayer
-from converter.writer import C3D_CAFFE_PLAN, write_caffemodel, write_mean_binaryproto
+from converter.caffe.blobs import read_mean_blob
+from converter.caffe.model import C3D_FORK, UPSTREAM, CaffeLayer
 
 OUT = "out.weights.h5"
 
@@ -19,7 +19,7 @@ def _tiny_c3d_layers(skip=(), extra=(), shapes=None):
     """C3D's layer list with 1-value blobs (names checked before any shape), or ``shapes``."""
     shapes = shapes or {}
     layers = []
-    for name, layer_type, _ in C3D_CAFFE_PLAN:
+    for name, layer_type in C3D_CAFFE_PLAN:
         if name in skip:
             continue
         blobs = []
@@ -111,7 +111,11 @@ def test_convert_mean_of_the_real_sports1m_mean(tmp_path, data_dir):
     [
         ((1, 3, 16, 128, 128), (1, 3, 16, 128, 171), "has 786432 values, its shape"),
         ((1, 3, 8, 128, 128), None, "not usable as a C3D mean: mean cube has 8 frames"),
-        ((1, 3, 16, 100, 100), None, "not usable as a C3D mean: cannot crop 112x112"),
+        (
+            (1, 3, 16, 100, 100),
+            None,
+            "not usable as a C3D mean: a 100x100 mean cube centred on 128x171 frames",
+        ),
         ((1, 1, 16, 128, 128), None, "1 channels, C3D needs 3"),
     ],
 )

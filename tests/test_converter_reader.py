@@ -9,17 +9,17 @@ import struct
 
 import numpy as np
 import pytest
+from caffe_files import write_caffemodel, write_mean_binaryproto
 
-from converter.blobs import read_mean_blob
-from converter.caffemodel import C3D_FORK, UPSTREAM, CaffeLayer, read_caffemodel
+from converter.caffe.blobs import read_mean_blob
+from converter.caffe.model import C3D_FORK, UPSTREAM, CaffeLayer, iter_layers
+from converter.caffe.schema import caffe_messages, file_descriptor
 from converter.errors import CaffeFileError
 from converter.layout import (
     conv_kernel_to_keras,
     dense_kernel_to_keras,
     flatten_dense_kernel_to_keras,
 )
-from converter.proto_schema import ProtoSyntaxError, caffe_messages, parse_proto
-from converter.writer import write_caffemodel, write_mean_binaryproto
 
 # ---- a hand encoder for the protobuf wire format ----------------------------------------
 
@@ -109,52 +109,30 @@ def test_caffe_proto_has_the_field_numbers_of_both_dialects():
     assert numbers("BlobShape") == {"dim": 1}
 
 
-def test_parse_proto_builds_the_descriptor_it_reads():
-    text = """
-        syntax = "proto2";  // comment
-        package demo.pkg;
-        /* a block
-           comment */
-        enum Kind { A = 0; B = 7; }
-        message Inner { repeated int64 dim = 1 [packed = true]; }
-        message Outer {
-          optional string name = 1;
-          required Kind kind = 2;
-          repeated Inner inner = 3;
-          repeated bytes raw = 9;
-        }
-    """
-    proto = parse_proto(text, "demo.proto")
-    assert proto.package == "demo.pkg"
-    assert [e.name for e in proto.enum_type] == ["Kind"]
-    assert [(v.name, v.number) for v in proto.enum_type[0].value] == [("A", 0), ("B", 7)]
-    inner, outer = proto.message_type
-    assert inner.field[0].options.packed
-    fields = {f.name: f for f in outer.field}
-    assert fields["kind"].type_name == ".demo.pkg.Kind"
-    assert fields["kind"].label == fields["kind"].LABEL_REQUIRED
-    assert fields["inner"].type_name == ".demo.pkg.Inner"
-    assert fields["raw"].number == 9
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ('syntax = "proto3";', "proto2"),
-        ("message M { optional int32 a = 1 [default = 3]; }", "unsupported field option"),
-        ("message M { optional Missing a = 1; }", "unknown type"),
-        ("message M { message N { } }", "nested"),
-        ("message M { optional string a = 1 [packed = true]; }", "packed"),
-        ("message M { optional int32 a = 1; optional int32 b = 1; }", "used twice"),
-        ("message M { optional int32 a = 1 }", "expected ;"),
-        ("service S {}", "unsupported statement"),
-        ("message M { int32 a = 1; }", "field label"),
-    ],
-)
-def test_parse_proto_rejects_what_it_does_not_support(text, problem):
-    with pytest.raises(ProtoSyntaxError, match=problem) as caught:
-        parse_proto("\n" + text, "bad.proto")
-    assert str(caught.value).startswith("bad.proto:2:")
+def test_schema_types_labels_and_packing():
+    """The descriptor built in Python says what Caffe's caffe.proto says, field by field."""
+    proto = file_descriptor()
+    assert (proto.syntax, proto.package) == ("proto2", "c3d_keras.caffe")
+    fields = {(m.name, f.name): f for m in proto.message_type for f in m.field}
+    FDP = type(fields["BlobShape", "dim"])
+    dim = fields["BlobShape", "dim"]
+    assert (dim.type, dim.label, dim.options.packed) == (FDP.TYPE_INT64, FDP.LABEL_REPEATED, True)
+    for message, field in (("BlobProto", "data"), ("C3DBlobProto", "data")):
+        assert fields[message, field].type == FDP.TYPE_BYTES  # packed floats, read as raw bytes
+        assert fields[message, field].label == FDP.LABEL_REPEATED
+    assert fields["V1LayerParameter", "type"].type == FDP.TYPE_INT32
+    assert fields["LayerParameter", "type"].type == FDP.TYPE_STRING
+    for (message, field), target in {
+        ("NetParameter", "layers"): "V1LayerParameter",
+        ("NetParameter", "layer"): "LayerParameter",
+        ("V1LayerParameter", "blobs"): "C3DBlobProto",
+        ("LayerParameter", "blobs"): "BlobProto",
+        ("BlobProto", "shape"): "BlobShape",
+    }.items():
+        assert fields[message, field].type_name == f".c3d_keras.caffe.{target}"
+    for (message, field), descriptor in fields.items():
+        if field not in ("data", "double_data", "dim", "layers", "layer", "blobs"):
+            assert descriptor.label == FDP.LABEL_OPTIONAL, (message, field)
 
 
 # ---- caffemodels at the wire level ------------------------------------------------------
@@ -168,15 +146,15 @@ def test_reads_a_hand_encoded_c3d_fork_net(tmp_path, arrays):
         + _fork_layer("conv1a", 30, [arrays["conv"], arrays["bias"]])
         + _fork_layer("fc8-1", 14, [arrays["fc"], arrays["fc"][:, 0]])
     )
-    net = read_caffemodel(path)
-    assert net.dialect == C3D_FORK
-    assert [layer.name for layer in net.layers] == ["data", "conv1a", "fc8-1"]
-    assert net.layers[1].type == "V1 type 30"
-    conv_weights, conv_bias = net.layers[1].blobs
+    layers = list(iter_layers(path))
+    assert layers[0].dialect == C3D_FORK
+    assert [layer.name for layer in layers] == ["data", "conv1a", "fc8-1"]
+    assert layers[1].type == "V1 type 30"
+    conv_weights, conv_bias = layers[1].blobs
     np.testing.assert_array_equal(conv_weights, arrays["conv"])
     assert conv_bias.shape == (1, 1, 1, 1, 4)  # the fork stores 5-D
     np.testing.assert_array_equal(conv_bias.ravel(), arrays["bias"])
-    fc_weights = net.layers[2].blobs[0]
+    fc_weights = layers[2].blobs[0]
     assert fc_weights.shape == (1, 1, 1, 5, 8)
     np.testing.assert_array_equal(fc_weights[0, 0, 0], arrays["fc"])
     assert fc_weights.dtype == np.float32
@@ -190,16 +168,16 @@ def test_reads_a_hand_encoded_upstream_net(tmp_path, arrays):
         + _upstream_layer("conv1a", "Convolution", [arrays["conv"], arrays["bias"]])
         + _upstream_layer("fc8-1", "InnerProduct", [arrays["fc"]])
     )
-    net = read_caffemodel(path)
-    assert net.dialect == UPSTREAM
-    assert [(layer.name, layer.type) for layer in net.layers] == [
+    layers = list(iter_layers(path))
+    assert layers[0].dialect == UPSTREAM
+    assert [(layer.name, layer.type) for layer in layers] == [
         ("data", "Input"),
         ("conv1a", "Convolution"),
         ("fc8-1", "InnerProduct"),
     ]
-    np.testing.assert_array_equal(net.layers[1].blobs[0], arrays["conv"])
-    np.testing.assert_array_equal(net.layers[1].blobs[1], arrays["bias"])
-    np.testing.assert_array_equal(net.layers[2].blobs[0], arrays["fc"])
+    np.testing.assert_array_equal(layers[1].blobs[0], arrays["conv"])
+    np.testing.assert_array_equal(layers[1].blobs[1], arrays["bias"])
+    np.testing.assert_array_equal(layers[2].blobs[0], arrays["fc"])
 
 
 def test_upstream_legacy_4d_blob_double_data_and_split_packed_field(tmp_path):
@@ -212,7 +190,7 @@ def test_upstream_legacy_4d_blob_double_data_and_split_packed_field(tmp_path):
     body = _field_bytes(1, b"ip") + _field_bytes(7, legacy) + _field_bytes(7, split)
     path = tmp_path / "legacy.caffemodel"
     path.write_bytes(_field_bytes(100, body))
-    first, second = read_caffemodel(path).layers[0].blobs
+    first, second = list(iter_layers(path))[0].blobs
     assert first.dtype == np.float32 and first.shape == (1, 2, 3, 4)
     np.testing.assert_allclose(first, values, rtol=1e-7)
     np.testing.assert_array_equal(second, floats)
@@ -225,7 +203,7 @@ def test_unpacked_floats_are_reported_not_misread(tmp_path):
     path = tmp_path / "unpacked.caffemodel"
     path.write_bytes(_field_bytes(100, _field_bytes(1, b"ip") + _field_bytes(7, blob)))
     with pytest.raises(CaffeFileError, match="layer ip, blob 0 stores its floats unpacked"):
-        read_caffemodel(path)
+        list(iter_layers(path))
 
 
 def test_blob_with_fewer_values_than_its_shape_is_an_error(tmp_path):
@@ -233,7 +211,7 @@ def test_blob_with_fewer_values_than_its_shape_is_an_error(tmp_path):
     path = tmp_path / "short.caffemodel"
     path.write_bytes(_field_bytes(100, _field_bytes(1, b"fc") + _field_bytes(7, blob)))
     with pytest.raises(CaffeFileError, match=r"layer fc, blob 0 has 2 values, its shape \(4, 2\)"):
-        read_caffemodel(path)
+        list(iter_layers(path))
 
 
 def test_layers_in_both_formats_are_an_error(tmp_path, arrays):
@@ -242,7 +220,7 @@ def test_layers_in_both_formats_are_an_error(tmp_path, arrays):
         _fork_layer("a", 4, [arrays["bias"]]) + _upstream_layer("b", "ReLU", [arrays["bias"]])
     )
     with pytest.raises(CaffeFileError, match="both the V1"):
-        read_caffemodel(path)
+        list(iter_layers(path))
 
 
 @pytest.mark.parametrize("dialect", [C3D_FORK, UPSTREAM])
@@ -254,13 +232,13 @@ def test_writer_round_trips_through_the_reader(tmp_path, arrays, dialect):
         CaffeLayer("fc8-1", "InnerProduct", [arrays["fc"], arrays["bias"]]),
     ]
     path = write_caffemodel(tmp_path / f"{dialect}.caffemodel", layers, dialect)
-    net = read_caffemodel(path)
-    assert net.dialect == dialect
-    assert [layer.name for layer in net.layers] == ["data", "conv1a", "relu1a", "fc8-1"]
-    for written, read in zip(layers, net.layers, strict=True):
+    layers = list(iter_layers(path))
+    assert layers[0].dialect == dialect
+    assert [layer.name for layer in layers] == ["data", "conv1a", "relu1a", "fc8-1"]
+    for written, read in zip(layers, layers, strict=True):
         for a, b in zip(written.blobs, read.blobs, strict=True):
             np.testing.assert_array_equal(b.reshape(a.shape), a)
-    assert net.layers[3].blobs[0].shape == ((1, 1, 1, 5, 8) if dialect == C3D_FORK else (5, 8))
+    assert layers[3].blobs[0].shape == ((1, 1, 1, 5, 8) if dialect == C3D_FORK else (5, 8))
 
 
 # ---- means ------------------------------------------------------------------------------
@@ -278,9 +256,14 @@ def test_real_c3d_mean_binaryproto(data_dir):
     )
 
 
-def test_load_mean_reads_binaryproto_through_the_converter(data_dir):
-    from c3d.mean import load_mean
+def test_load_mean_reads_binaryproto_through_the_registered_reader(data_dir):
+    """c3d finds the converter's Caffe reader by its entry point, without importing it."""
+    from importlib import metadata
 
+    from c3d.video.mean import READERS_GROUP, load_mean
+
+    [entry] = [e for e in metadata.entry_points(group=READERS_GROUP) if e.name == "binaryproto"]
+    assert entry.value == "converter.caffe.blobs:read_mean_blob"
     path = data_dir / "fb_train16_128_mean.binaryproto"
     np.testing.assert_array_equal(load_mean(path), read_mean_blob(path))
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from c3d.datasets import (
+from c3d.errors import C3DError
+from c3d.training.datasets import (
     class_folders,
     holdout_split,
     read_class_index,
@@ -11,7 +12,6 @@ from c3d.datasets import (
     write_class_index,
     write_split_list,
 )
-from c3d.errors import C3DError
 
 
 def _touch_videos(root, layout):

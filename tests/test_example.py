@@ -1,4 +1,4 @@
-"""``make example`` (``python -m c3d.example``) without weights says how to get them."""
+"""``make example`` (``python -m c3d.commands.example``) without weights says how to get them."""
 
 import subprocess
 import sys
@@ -6,7 +6,13 @@ import sys
 
 def test_missing_weights_print_how_to_get_them(tmp_path, subprocess_env):
     result = subprocess.run(
-        [sys.executable, "-m", "c3d.example", "--weights", str(tmp_path / "none.weights.h5")],
+        [
+            sys.executable,
+            "-m",
+            "c3d.commands.example",
+            "--weights",
+            str(tmp_path / "none.weights.h5"),
+        ],
         env=subprocess_env,
         capture_output=True,
         text=True,

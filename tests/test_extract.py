@@ -5,14 +5,14 @@ import pytest
 from video_helpers import decode_all, make_video
 
 import c3d
-from c3d.loading import cached_c3d
-from c3d.video import VideoError
+from c3d.model.loader import cached_model
+from c3d.video.decode import VideoError
 from conftest import BASEBALL_VIDEO
 
 
 @pytest.fixture(scope="module")
 def model(sport1m_weights):
-    return cached_c3d(sport1m_weights)
+    return cached_model(sport1m_weights)
 
 
 def direct_features(model, clips, layer="fc6"):

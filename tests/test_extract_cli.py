@@ -12,7 +12,7 @@ import pytest
 from video_helpers import make_video, truncate_copy
 
 from c3d.cli import main
-from c3d.writers import ARRAY_NAMES, group_keys, read_h5_video, read_npz
+from c3d.extraction.writers import ARRAY_NAMES, group_keys, read_h5_video, read_npz
 from conftest import BASEBALL_VIDEO
 
 

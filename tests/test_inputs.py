@@ -5,7 +5,7 @@ import os
 import pytest
 
 from c3d.errors import C3DError
-from c3d.inputs import expand_inputs
+from c3d.video.inputs import expand_inputs
 
 
 def touch(path):

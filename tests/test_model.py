@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
+from c3d.model.weights import WeightsFileError, read_weight_file
 from c3d.sport1m_model import C3D_model, create_features_exctractor, create_features_extractor
-from c3d.weights_io import WeightsFileError, read_weight_file
 
 # The layer table of the issue / README: (name, class, output shape, parameters).
 EXPECTED_LAYERS = [

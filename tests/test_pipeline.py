@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from video_helpers import decode_all, make_video
 
-from c3d.pipeline import run_videos
-from c3d.preprocessing import preprocess_input
+from c3d.video.clip_format import preprocess_input
+from c3d.video.stream import run_videos
 from conftest import BASEBALL_VIDEO
 
 

@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from c3d import loading, runtime
+from c3d import runtime
 from c3d.errors import C3DError
-from c3d.inference import make_predict_fn
+from c3d.model import loader
+from c3d.model.inference import make_predict_fn
 from c3d.sport1m_model import C3D_model
 
 # Smaller than 16x112x112 so that even an emulated bf16 (AVX2-only CPUs) is quick.
@@ -27,7 +28,7 @@ def he_weights(model, seed=3):
 def test_bf16_features_are_float32_and_close_to_fp32():
     fp32 = C3D_model(num_classes=10, input_shape=SHAPE)
     he_weights(fp32)
-    with loading.dtype_policy("mixed_bfloat16"):
+    with loader.dtype_policy("mixed_bfloat16"):
         bf16 = C3D_model(num_classes=10, input_shape=SHAPE)
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     bf16.set_weights(fp32.get_weights())
@@ -46,12 +47,12 @@ def test_bf16_features_are_float32_and_close_to_fp32():
 
 
 def test_bf16_is_refused_where_it_would_be_emulated(monkeypatch):
-    monkeypatch.setattr(loading, "has_bf16_hardware", lambda: False)
+    monkeypatch.setattr(runtime, "has_fast_bf16", lambda: False)
     with pytest.raises(C3DError, match="bf16 needs a GPU or a CPU with AVX-512 BF16 or AMX"):
-        loading.check_precision("bf16")
-    assert loading.check_precision("fp32") == "fp32"
+        loader.check_precision("bf16")
+    assert loader.check_precision("fp32") == "fp32"
     with pytest.raises(C3DError, match="unknown precision 'fp16'"):
-        loading.check_precision("fp16")
+        loader.check_precision("fp16")
 
 
 def test_cpu_bf16_support_is_read_from_the_cpu_flags(monkeypatch):
@@ -61,10 +62,10 @@ def test_cpu_bf16_support_is_read_from_the_cpu_flags(monkeypatch):
     assert runtime.cpu_has_fast_bf16()
 
 
-def test_load_c3d_in_bf16_loads_the_weights_into_a_bf16_model(sport1m_weights, monkeypatch):
-    monkeypatch.setattr(loading, "has_bf16_hardware", lambda: True)
-    model = loading.load_c3d(sport1m_weights, precision="bf16")
-    reference = loading.load_c3d(sport1m_weights)
+def test_load_model_in_bf16_loads_the_weights_into_a_bf16_model(sport1m_weights, monkeypatch):
+    monkeypatch.setattr(runtime, "has_fast_bf16", lambda: True)
+    model = loader.load_model(sport1m_weights, precision="bf16")
+    reference = loader.load_model(sport1m_weights)
     assert model.get_layer("fc6").compute_dtype == "bfloat16"
     assert reference.get_layer("fc6").compute_dtype == "float32"
     for got, want in zip(model.get_weights(), reference.get_weights(), strict=True):

@@ -4,8 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from c3d.preprocessing import mean_clip, preprocess_input
-from c3d.resources import sports1m_labels, sports1m_mean_cube
+from c3d.errors import C3DError
+from c3d.model.labels import sports1m_labels
+from c3d.video.clip_format import ClipFormat, preprocess_input
+from c3d.video.mean import sports1m_mean_cube
 from conftest import BASEBALL_VIDEO
 
 
@@ -92,7 +94,8 @@ def test_batches_and_float_frames_give_the_same_result(raw_frames):
 def test_a_custom_mean_is_centre_cropped_like_the_frames(raw_frames):
     flat = np.full((3, 16, 128, 128), 100.0, np.float32)
     flat[0, :, 8:120, 8:120] = 50.0  # the centre the 112 crop of a 128x128 mean sees
-    block = mean_clip(flat)
+    clip_format = ClipFormat(mean=flat)
+    block = clip_format.mean_at(clip_format.center_offsets())
     assert block.shape == (16, 112, 112, 3)
     np.testing.assert_array_equal(block[..., 0], 50.0)
     clip = preprocess_input(raw_frames, mean=flat)
@@ -103,8 +106,19 @@ def test_a_custom_mean_is_centre_cropped_like_the_frames(raw_frames):
     )
 
 
+def test_shorter_clips_take_evenly_spaced_mean_frames(raw_frames):
+    clip = preprocess_input(raw_frames[:8])
+    picks = np.round(np.linspace(0, 15, 8)).astype(int)
+    assert picks.tolist() == [0, 2, 4, 6, 9, 11, 13, 15]
+    mean = sports1m_mean_cube()[:, :, 8:120, 29:141].transpose(1, 2, 3, 0)
+    full = preprocess_input(raw_frames)  # frame t minus mean frame t
+    np.testing.assert_allclose(clip, full[:8] + mean[:8] - mean[picks], atol=1e-3)
+
+
 def test_bad_shapes_are_refused(raw_frames):
     with pytest.raises(ValueError, match=r"\(L, H, W, 3\)"):
         preprocess_input(raw_frames[..., :2])
-    with pytest.raises(ValueError, match="mean cube has 16 frames, clips have 8"):
-        preprocess_input(raw_frames[:8])
+    with pytest.raises(C3DError, match="mean cube has 8 frames, clips have 16"):
+        preprocess_input(raw_frames, mean=np.zeros((3, 8, 128, 171), np.float32))
+    with pytest.raises(C3DError, match="100x100 mean cube .* does not cover the 112x112 crop"):
+        preprocess_input(raw_frames, mean=np.zeros((3, 16, 100, 100), np.float32))

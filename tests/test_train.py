@@ -16,8 +16,8 @@ import pytest
 from synthetic_actions import CLASSES, make_action_videos
 
 from c3d import cli
-from c3d.c3d_bn import C3D_BN
-from c3d.training import TrainOptions, train
+from c3d.model.builder import C3D_BN
+from c3d.training.run import TrainOptions, train
 
 SHAPE = (8, 32, 32)
 
@@ -136,8 +136,8 @@ def _fold_batchnorm_into_c3d(bn_weights, path):
     """
     import keras
 
+    from c3d.model.weights import read_weight_file
     from c3d.sport1m_model import C3D_model
-    from c3d.weights_io import read_weight_file
 
     trained = read_weight_file(bn_weights)
     keras.utils.set_random_seed(3)
@@ -155,8 +155,8 @@ def _fold_batchnorm_into_c3d(bn_weights, path):
 def test_fine_tune_frozen_c3d_learns_a_new_head(bn_run, actions, tmp_path):
     import keras
 
-    from c3d.training import build_model
-    from c3d.weights_io import read_weight_file
+    from c3d.model.weights import read_weight_file
+    from c3d.training.run import build_model
 
     run_dir, _ = bn_run
     start_path = tmp_path / "pretrained.weights.h5"

@@ -1,19 +1,21 @@
-"""Clip geometry, clip sampling and the tf.data input of ``c3d train`` (no training here)."""
+"""Clip geometry, clip sampling, the tf.data input and the validation of ``c3d train``."""
 
 import logging
 
+import keras
 import numpy as np
 import pytest
 from synthetic_actions import action_frames, write_video
 
-from c3d.clip_format import ClipFormat, middle_clip_start
-from c3d.clips import clip_starts
-from c3d.datasets import VideoSet
-from c3d.evaluation import decode_resized, video_clips
-from c3d.preprocessing import mean_clip, normalize_clip, resize_frame
-from c3d.resources import sports1m_mean_cube
-from c3d.train_input import ClipReader, batches_per_epoch, make_dataset
-from c3d.video import iter_frames, open_video
+from c3d.model.builder import C3D_BN
+from c3d.training.callbacks import StreamValidation
+from c3d.training.datasets import VideoSet
+from c3d.training.input import ClipReader, batches_per_epoch, make_dataset
+from c3d.video.clip_format import ClipFormat, resize_frame
+from c3d.video.clips import clip_starts, middle_clip_start
+from c3d.video.decode import iter_frames, open_video
+from c3d.video.mean import sports1m_mean_cube
+from c3d.video.stream import run_videos
 from conftest import BASEBALL_VIDEO
 
 
@@ -22,12 +24,18 @@ def baseball_frames():
     return list(iter_frames(open_video(BASEBALL_VIDEO)))
 
 
+def flattened(batch):
+    """A stand-in model that returns its input clips: the stream's clips, row by row."""
+    return np.asarray(batch).reshape(len(batch), -1)
+
+
 def test_standard_format_is_caffe_preprocessing(baseball_frames):
     clip_format = ClipFormat(16, 112, 112)
     assert clip_format.resize_hw == (128, 171)
     assert clip_format.center_offsets() == (8, 29)
     resized = np.stack([resize_frame(f) for f in baseball_frames[:16]])
-    expected = normalize_clip(resized, mean_clip(sports1m_mean_cube(), 16, 112))
+    mean = sports1m_mean_cube()[:, :, 8:120, 29:141].transpose(1, 2, 3, 0)
+    expected = resized[:, 8:120, 29:141].astype(np.float32) - mean
     np.testing.assert_array_equal(clip_format.normalize(resized), expected)
 
 
@@ -72,17 +80,18 @@ def test_reader_counts_frames_and_samples_windows(baseball_frames):
     assert not all(np.array_equal(first, other) for other in others)
 
 
-def test_validation_clip_is_the_evaluated_middle_clip(baseball_frames):
-    """Per-epoch validation scores one of the clips ``c3d evaluate`` scores, normalised alike."""
-    clip_format = ClipFormat(16, 112, 112)
+def test_selected_clips_are_those_of_the_full_stream(baseball_frames):
+    """Validation's middle clip is one of the clips ``c3d evaluate`` scores, normalised alike."""
     starts = clip_starts(107, stride=8, length=16)
     assert starts == list(range(0, 92, 8))
     start = middle_clip_start(107, 16)
     assert start == starts[len(starts) // 2] == 48
-    clips = list(video_clips(decode_resized(str(BASEBALL_VIDEO), clip_format), clip_format))
-    assert len(clips) == len(starts)
-    validation = ClipReader(clip_format).validation_clip(str(BASEBALL_VIDEO))
-    np.testing.assert_array_equal(validation, clips[starts.index(start)])
+    [full] = run_videos([str(BASEBALL_VIDEO)], flattened, batch_size=4)
+    [middle] = run_videos([str(BASEBALL_VIDEO)], flattened, batch_size=4, select=lambda _: [48])
+    assert full.starts.tolist() == starts and middle.starts.tolist() == [48]
+    np.testing.assert_array_equal(middle.outputs[0], full.outputs[starts.index(48)])
+    # Decoding stopped after the selected clip's last frame.
+    assert middle.n_frames == 48 + 16 and full.n_frames == 107
 
 
 def test_short_video_padded_with_its_last_frame(tmp_path):
@@ -95,8 +104,9 @@ def test_short_video_padded_with_its_last_frame(tmp_path):
     for index in range(5, 8):
         np.testing.assert_array_equal(window[index], window[4])
     assert not np.array_equal(window[3], window[4])
-    [evaluated] = list(video_clips(decode_resized(str(path), clip_format), clip_format))
-    np.testing.assert_array_equal(evaluated, clip_format.normalize(window))
+    [streamed] = run_videos([str(path)], flattened, clip_format=clip_format, batch_size=2)
+    assert streamed.padded and streamed.starts.tolist() == [0]
+    np.testing.assert_array_equal(streamed.outputs[0], clip_format.normalize(window).ravel())
 
 
 def test_undecodable_video_is_skipped_warned_once_and_counted(tmp_path, caplog):
@@ -112,8 +122,8 @@ def test_undecodable_video_is_skipped_warned_once_and_counted(tmp_path, caplog):
         [str(good), str(broken), str(empty), str(truncated)], [0, 1, 1, 1], ["a", "b"]
     )
     reader = ClipReader(ClipFormat(8, 32, 32))
-    dataset = make_dataset(videos, reader, batch_size=8, training=True, seed=0, workers=2)
-    with caplog.at_level(logging.WARNING, logger="c3d.train_input"):
+    dataset = make_dataset(videos, reader, batch_size=8, seed=0, workers=2)
+    with caplog.at_level(logging.WARNING, logger="c3d.training.datasets"):
         for _ in range(2):  # two epochs: each bad file warned about once
             batches = list(dataset.take(1))
             assert [tuple(clips.shape) for clips, _ in batches] == [(1, 8, 32, 32, 3)]
@@ -134,13 +144,40 @@ def test_dataset_batches_and_labels(tmp_path):
         write_video(paths[-1], action_frames("left", rng, 10 + index))
     videos = VideoSet(paths, [0, 1, 0, 1, 1], ["a", "b"])
     reader = ClipReader(ClipFormat(8, 32, 32))
-    train = list(make_dataset(videos, reader, batch_size=2, training=True, seed=3).take(6))
+    train = list(make_dataset(videos, reader, batch_size=2, seed=3).take(6))
     assert batches_per_epoch(5, 2) == 2  # the partial batch is dropped …
     assert [len(labels) for _, labels in train] == [2] * 6  # … in every pass: endless
     # Every pass draws new clips (windows, crops) from the per-video seeds.
     assert not np.array_equal(train[0][0].numpy(), train[2][0].numpy())
-    val = list(make_dataset(videos, reader, batch_size=2, training=False))
-    assert len(val) == batches_per_epoch(5, 2, training=False) == 3
-    assert np.concatenate([labels.numpy() for _, labels in val]).tolist() == [0, 1, 0, 1, 1]
-    expected = np.stack([reader.validation_clip(p) for p in paths])
-    np.testing.assert_array_equal(np.concatenate([clips.numpy() for clips, _ in val]), expected)
+
+
+def test_validation_scores_the_middle_clip_of_each_video(tmp_path):
+    rng = np.random.default_rng(4)
+    paths = []
+    for index, frames in enumerate((30, 9, 45)):
+        paths.append(str(tmp_path / f"v{index}.avi"))
+        write_video(paths[-1], action_frames("right", rng, frames))
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(b"not a video")
+    videos = VideoSet([*paths, str(broken)], [0, 1, 1, 0], ["a", "b"])
+    clip_format = ClipFormat(8, 32, 32)
+    reader = ClipReader(clip_format)
+    keras.utils.set_random_seed(5)
+    model = C3D_BN(num_classes=2, input_shape=clip_format.input_shape)
+    validation = StreamValidation(videos, reader, batch_size=2)
+    validation.set_model(model)
+    logs = {}
+    validation.on_epoch_end(0, logs)
+
+    # By hand: the middle stride-8 clip of each decodable video, centre crop.
+    clips = []
+    for path, frames in zip(paths, (30, 9, 45), strict=True):
+        start = clip_starts(frames, 8, 8)[len(clip_starts(frames, 8, 8)) // 2]
+        clips.append(clip_format.normalize(reader.read_window(path, start)))
+    probabilities = np.asarray(model.predict_on_batch(np.stack(clips)), np.float64)
+    labels = np.array([0, 1, 1])
+    want_loss = -np.log(probabilities[np.arange(3), labels]).mean()
+    want_accuracy = (probabilities.argmax(axis=1) == labels).mean()
+    assert logs["val_loss"] == pytest.approx(want_loss, rel=1e-4)
+    assert logs["val_accuracy"] == pytest.approx(want_accuracy)
+    assert list(reader.failures.reasons) == [str(broken)]

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from synthetic_videos import synthetic_frames
 from video_helpers import decode_all, make_video, truncate_copy
 
-from c3d.synthetic import synthetic_frames
-from c3d.video import (
+from c3d.video.decode import (
     VideoError,
     check_decoded,
     declared_frame_count,

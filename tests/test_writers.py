@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from c3d.writers import (
+from c3d.extraction.writers import (
     ARRAY_NAMES,
     H5Writer,
     NpzWriter,

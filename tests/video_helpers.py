@@ -4,8 +4,7 @@ import os
 
 import cv2
 import numpy as np
-
-from c3d.synthetic import write_video
+from synthetic_videos import write_video
 
 
 def make_video(path, n_frames, seed=0, size=(64, 48)):

@@ -23,7 +23,7 @@ def add_arguments(parser):
 
 
 def _top_entries(probabilities, names, k):
-    from c3d.classification import top_k
+    from c3d.extraction.classification import top_k
 
     return [
         {"label": names[i], "probability": round(float(probabilities[i]), 6)}
@@ -62,20 +62,21 @@ def run(args):
     import contextlib
 
     from c3d.commands.extract import check_positive
-    from c3d.inputs import expand_inputs
-    from c3d.loading import load_c3d, mean_block_for
+    from c3d.model.loader import load_model
+    from c3d.video.clip_format import ClipFormat
+    from c3d.video.inputs import expand_inputs
 
     check_positive("--top", args.top)
     check_positive("--stride", args.stride)
     check_positive("--batch-size", args.batch_size)
-    mean_block = mean_block_for(args.mean)
+    clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs, unique_keys=False)
-    model = load_c3d(args.weights, args.precision) if videos else None
+    model = load_model(args.weights, precision=args.precision) if videos else None
 
-    from c3d.classification import classification
-    from c3d.loading import predict_fn
-    from c3d.pipeline import path_of, run_videos
-    from c3d.reporting import RunReport
+    from c3d.commands.reporting import RunReport
+    from c3d.extraction.classification import classification
+    from c3d.model.inference import predict_fn
+    from c3d.video.stream import path_of, run_videos
 
     report = RunReport(len(videos) + len(problems), failures_file=args.failures)
     finished, next_index, documents = {}, 0, []
@@ -88,7 +89,7 @@ def run(args):
                 videos,
                 predict_fn(model),
                 stride=args.stride,
-                mean_block=mean_block,
+                clip_format=clip_format,
                 batch_size=args.batch_size,
                 on_batch=report.clips_done,
             )

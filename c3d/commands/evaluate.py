@@ -5,6 +5,7 @@ import logging
 import os
 
 from c3d.errors import C3DError
+from c3d.model.plan import CLIP_SHAPE
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +21,13 @@ def add_arguments(parser):
     parser.add_argument("--weights", required=True, metavar="FILE", help="e.g. RUN/best.weights.h5")
     parser.add_argument("--list", metavar="FILE", help="UCF101 split list of the videos to score")
     parser.add_argument("--classes", metavar="FILE", help="classInd.txt of --list / the weights")
-    parser.add_argument("--model", choices=("c3d", "c3d_bn"), help="default: run config, or c3d")
-    parser.add_argument("--input-shape", metavar="T,H,W", help="default: run config, or 16,112,112")
+    from c3d.commands.summary import DEFAULT_SHAPE
+    from c3d.model.loader import MODEL_KINDS
+
+    parser.add_argument("--model", choices=MODEL_KINDS, help="default: run config, or c3d")
+    parser.add_argument(
+        "--input-shape", metavar="T,H,W", help=f"default: run config, or {DEFAULT_SHAPE}"
+    )
     parser.add_argument(
         "--batch-size", type=int, default=16, metavar="N", help="clips per batch (default 16)"
     )
@@ -39,7 +45,7 @@ def add_arguments(parser):
 
 
 def _videos(args, model_classes):
-    from c3d.datasets import class_folders, read_class_index, read_split_list
+    from c3d.training.datasets import class_folders, read_class_index, read_split_list
 
     if args.list:
         list_classes = read_class_index(args.classes) if args.classes else model_classes
@@ -54,10 +60,9 @@ def _videos(args, model_classes):
 
 
 def run(args):
-    from c3d.clip_format import ClipFormat
     from c3d.commands.summary import parse_input_shape
-    from c3d.datasets import read_class_index
-    from c3d.training import read_run_config
+    from c3d.training.datasets import read_class_index
+    from c3d.training.run import read_run_config
 
     weights = args.weights
     if not os.path.isfile(weights):
@@ -67,35 +72,28 @@ def run(args):
     if args.input_shape:
         shape = parse_input_shape(args.input_shape)[:3]
     else:
-        shape = tuple(config.get("input_shape", (16, 112, 112)))
+        shape = tuple(config.get("input_shape", CLIP_SHAPE))
     model_classes = config.get("class_names")
     if model_classes is None and args.classes and not args.list:
         model_classes = read_class_index(args.classes)
     videos = _videos(args, model_classes)
     class_names = videos.class_names
 
-    from c3d.evaluation import evaluate_videos, save_confusion_matrix
-    from c3d.inference import make_predict_fn
-    from c3d.training import build_model
-    from c3d.weights_io import WeightsFileError, assign_weights, read_weight_file
+    from c3d.model.inference import predict_fn
+    from c3d.model.loader import load_model
+    from c3d.training.evaluation import evaluate_videos, save_confusion_matrix
+    from c3d.video.clip_format import ClipFormat
 
-    try:
-        arrays = read_weight_file(weights)
-    except WeightsFileError as exc:
-        raise C3DError(str(exc)) from None
-    fc8 = arrays.get("fc8")
-    if fc8 is not None and fc8[0].shape[-1] != len(class_names):
-        raise C3DError(
-            f"{weights}: fc8 has {fc8[0].shape[-1]} classes, the data has {len(class_names)}"
-        )
-    model = build_model(kind, len(class_names), shape)
-    try:
-        assign_weights(model, arrays, source=weights)
-    except WeightsFileError as exc:
-        raise C3DError(f"{exc} (is --model/--input-shape right?)") from None
+    model = load_model(
+        weights,
+        kind=kind,
+        num_classes=len(class_names),
+        input_shape=(*shape, 3),
+        hint=" (is --model/--input-shape right?)",
+    )
     log.info("%s: %s %s on %d videos", weights, kind, "x".join(map(str, shape)), len(videos))
     result = evaluate_videos(
-        make_predict_fn(model),
+        predict_fn(model),
         videos,
         ClipFormat.from_input_shape(shape),
         batch_size=args.batch_size,

@@ -1,9 +1,9 @@
 """``c3d extract INPUT... -o OUT``: C3D features of many videos, resumable.
 
 Outputs are named after each video's path relative to its INPUT folder (see
-``c3d.inputs``): ``OUT/a/clip.mp4.npz``, or group ``a/clip.mp4`` of an HDF5 file.
+``c3d.video.inputs``): ``OUT/a/clip.mp4.npz``, or group ``a/clip.mp4`` of an HDF5 file.
 A video whose output exists is skipped, so re-running after an interruption
-finishes the job; outputs are written atomically (see ``c3d.writers``).
+finishes the job; outputs are written atomically (see ``c3d.extraction.writers``).
 """
 
 import os
@@ -15,7 +15,7 @@ H5_DEFAULT_NAME = "features.h5"
 
 def add_arguments(parser):
     from c3d.commands.options import add_model_arguments
-    from c3d.loading import FEATURE_LAYERS
+    from c3d.model.plan import FEATURE_LAYERS
 
     parser.add_argument(
         "inputs",
@@ -60,7 +60,7 @@ def h5_path(output):
 
 
 def make_writer(args):
-    from c3d.writers import H5Writer, NpzWriter
+    from c3d.extraction.writers import H5Writer, NpzWriter
 
     if args.format == "h5":
         return H5Writer(h5_path(args.output))
@@ -69,14 +69,15 @@ def make_writer(args):
 
 def run(args):
     from c3d.errors import C3DError
-    from c3d.inputs import expand_inputs
-    from c3d.loading import check_layer, mean_block_for
+    from c3d.model.plan import check_layer
+    from c3d.video.clip_format import ClipFormat
+    from c3d.video.inputs import expand_inputs
 
     check_positive("--stride", args.stride)
     check_positive("--batch-size", args.batch_size)
     check_positive("--decoders", args.decoders)
     check_layer(args.layer)
-    mean_block = mean_block_for(args.mean)
+    clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs)
     if not videos and not problems:
         raise C3DError("no videos to extract")
@@ -92,18 +93,18 @@ def run(args):
 
     model = None
     if todo:
-        from c3d.loading import load_c3d
+        from c3d.model.loader import load_model
 
-        model = load_c3d(args.weights, args.precision)
+        model = load_model(args.weights, precision=args.precision)
 
-    from c3d.reporting import RunReport
+    from c3d.commands.reporting import RunReport
 
     report = RunReport(len(todo) + len(problems), failures_file=args.failures, skipped=skipped)
     try:
         for problem in problems:
             report.failure(problem)
         if todo:
-            from c3d.extract import extract_videos
+            from c3d.extraction.features import extract_videos
 
             extract_videos(
                 todo,
@@ -113,7 +114,7 @@ def run(args):
                 layer=args.layer,
                 stride=args.stride,
                 batch_size=args.batch_size,
-                mean_block=mean_block,
+                clip_format=clip_format,
                 decoders=args.decoders,
             )
     finally:

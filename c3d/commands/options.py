@@ -3,7 +3,7 @@
 
 def add_model_arguments(parser):
     """--weights, --stride, --batch-size, --mean and --precision."""
-    from c3d.loading import DEFAULT_WEIGHTS, PRECISIONS
+    from c3d.model.loader import DEFAULT_WEIGHTS, PRECISIONS
 
     parser.add_argument(
         "--weights", default=DEFAULT_WEIGHTS, help=f"Keras C3D weights (default {DEFAULT_WEIGHTS})"

@@ -29,6 +29,9 @@ _OPTION_FIELDS = (
 
 
 def add_arguments(parser):
+    from c3d.commands.summary import DEFAULT_SHAPE
+    from c3d.model.loader import MODEL_KINDS
+
     parser.description = (
         "Train on labelled videos: DATA is a folder with one sub-folder of videos per class "
         "(UCF101 layout), or the root that --train-list/--val-list entries are relative to. "
@@ -53,7 +56,7 @@ def add_arguments(parser):
         "UCF101 groups _gNN_ are kept on one side)",
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--model", choices=("c3d", "c3d_bn"), help="default c3d_bn")
+    model.add_argument("--model", choices=MODEL_KINDS, help="default c3d_bn")
     model.add_argument("--weights", metavar="FILE", help="start from these weights (new fc8)")
     model.add_argument(
         "--freeze-until",
@@ -61,7 +64,7 @@ def add_arguments(parser):
         help="train only the layers after LAYER (e.g. pool5: fc6-fc8; fc7: fc8 only)",
     )
     model.add_argument(
-        "--input-shape", metavar="T,H,W", help="clip frames,height,width (default 16,112,112)"
+        "--input-shape", metavar="T,H,W", help=f"clip frames,height,width (default {DEFAULT_SHAPE})"
     )
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 20)")
@@ -102,7 +105,7 @@ def add_arguments(parser):
 
 def run(args):
     from c3d.commands.summary import parse_input_shape
-    from c3d.training import TrainOptions, train
+    from c3d.training.run import TrainOptions, train
 
     given = {name for name in _OPTION_FIELDS if getattr(args, name) is not None}
     values = {name: getattr(args, name) for name in given}

@@ -13,12 +13,16 @@ read back by ``--list``.
 """
 
 import dataclasses
+import logging
 import os
 import random
 import re
+import threading
 
 from c3d.errors import C3DError
-from c3d.video import is_video_file
+from c3d.video.decode import is_video_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -49,6 +53,30 @@ class VideoSet:
             )
         labels = [index[self.class_names[label]] for label in self.labels]
         return VideoSet(list(self.paths), labels, list(class_names))
+
+
+class DecodeFailures:
+    """Videos of a set that could not be decoded: each is warned about once, all are counted."""
+
+    def __init__(self):
+        self._reasons = {}
+        self._lock = threading.Lock()
+
+    def record(self, path, reason):
+        with self._lock:
+            first = path not in self._reasons
+            self._reasons[path] = reason
+        if first:
+            log.warning("skipping a video that cannot be decoded: %s", reason)
+
+    def __len__(self):
+        with self._lock:
+            return len(self._reasons)
+
+    @property
+    def reasons(self):
+        with self._lock:
+            return dict(self._reasons)
 
 
 def class_folders(root):

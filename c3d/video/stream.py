@@ -1,18 +1,21 @@
-"""Streaming videos through a model: decoder threads → bounded queues → fixed-size batches.
+"""The streaming path: videos → frames → clips → fixed-size batches → model → per-video outputs.
 
 ::
 
-    decoder thread(s)  video → frames → resized 128×171 → 16-frame windows → mean-subtracted
-         │ clip queue (bounded)                                     crops (float32 clips)
+    decoder thread(s)  video → frames → resized (uint8) → T-frame windows → ClipFormat
+         │ clip queue (bounded)                          normalised crops (float32 clips)
     batcher thread     clips of consecutive videos packed into batches of ``batch_size``
          │ batch queue (bounded)
     caller's thread    model → per-clip outputs → assembled per video → yielded
 
-Decoding runs ahead of the model in other threads (OpenCV and NumPy release the GIL),
-so the model does not wait for frames; memory stays bounded whatever the videos'
-lengths: each decoder holds one window of 16 resized frames, the queues a few batches.
+The one path from video files to model outputs: ``extract``, ``classify``, ``evaluate``
+and training's validation all run through ``run_videos``. Decoding runs ahead of the
+model in other threads (OpenCV and NumPy release the GIL), so the model does not wait
+for frames; memory stays bounded whatever the videos' lengths: each decoder holds one
+window of T resized frames, the queues a few batches.
 
-Every batch has exactly ``batch_size`` clips (the last one is padded with zero clips).
+Every batch has exactly ``batch_size`` clips (the last one is padded with zero clips,
+unless ``pad_last`` is off).
 Batches span video boundaries, so where a clip lands in a batch depends on which
 videos came before it — e.g. on which were skipped on a resumed run. Keeping the batch
 shape fixed makes a clip's result independent of that: backends pick their kernels by
@@ -30,11 +33,10 @@ import threading
 
 import numpy as np
 
-from c3d.clips import CLIP_LENGTH, DEFAULT_STRIDE, ClipCutter, check_stride, frame_in_a_clip
-from c3d.preprocessing import CROP_SIZE, mean_clip, normalize_clip, resize_frame
-from c3d.resources import sports1m_mean_cube
-from c3d.runtime import available_cpus
-from c3d.video import (
+from c3d.runtime import default_batch_size, default_decoders
+from c3d.video.clip_format import ClipFormat
+from c3d.video.clips import DEFAULT_STRIDE, ClipCutter, check_stride, frame_in_a_clip
+from c3d.video.decode import (
     VideoError,
     check_decoded,
     declared_frame_count,
@@ -106,41 +108,6 @@ _DECODER_FINISHED = object()
 _ALL_BATCHED = object()
 
 
-def accelerator_present():
-    """Whether the Keras backend computes on a GPU/TPU (decides the default sizes)."""
-    import keras
-
-    backend = keras.backend.backend()
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return bool(tf.config.list_physical_devices("GPU"))
-        if backend == "jax":
-            import jax
-
-            return jax.default_backend() != "cpu"
-        if backend == "torch":
-            import torch
-
-            return torch.cuda.is_available()
-    except Exception:  # a broken GPU set-up: the CPU defaults are the safe ones
-        return False
-    return False
-
-
-def default_batch_size():
-    """32 clips on an accelerator; 8 on CPU, where bigger batches are no faster."""
-    return 32 if accelerator_present() else 8
-
-
-def default_decoders():
-    """One decoder feeds a CPU model (~2 clips/s); a GPU needs several (~1000 clips/s)."""
-    if not accelerator_present():
-        return 1
-    return max(2, min(8, available_cpus() // 2))
-
-
 def path_of(video):
     return os.fspath(getattr(video, "path", video))
 
@@ -154,10 +121,12 @@ def one_line(error):
 class _Run:
     """The threads and queues of one run_videos call."""
 
-    def __init__(self, videos, stride, mean_block, batch_size, decoders):
+    def __init__(self, videos, stride, clip_format, batch_size, decoders, select, pad_last):
+        self.pad_last = pad_last
         self.videos = list(videos)
         self.stride = stride
-        self.mean_block = mean_block
+        self.format = clip_format
+        self.select = select
         self.batch_size = batch_size
         self.decoders = max(1, min(decoders, len(self.videos)))
         self.stop = threading.Event()
@@ -223,37 +192,44 @@ class _Run:
 
     def _decode(self, index, path):
         """Send the clips of one video; return its closing message (None: run stopped)."""
+        length = self.format.frames
+        wanted = None if self.select is None else set(self.select(self.videos[index]))
+        # With chosen clips, decoding stops after the last one's frames.
+        last_frame = None if wanted is None else max(wanted, default=-1) + length
         capture = open_video(path)
         fps, declared = video_fps(capture), declared_frame_count(capture)
-        cutter = ClipCutter(self.stride, CLIP_LENGTH)
-        keep = functools.partial(frame_in_a_clip, stride=self.stride, length=CLIP_LENGTH)
+        cutter = ClipCutter(self.stride, length)
+        keep = functools.partial(frame_in_a_clip, stride=self.stride, length=length)
         frames = iter_frames(capture, keep)
         n_clips = 0
         try:
             for frame in frames:
                 # Each frame is resized once, as it is decoded (uint8, like Caffe C3D).
-                clip = cutter.push(None if frame is None else resize_frame(frame))
-                if clip is not None:
+                clip = cutter.push(None if frame is None else self.format.resize(frame))
+                if clip is not None and (wanted is None or clip.start in wanted):
                     if not self._send_clip(index, clip):
                         return None
                     n_clips += 1
+                if last_frame is not None and cutter.n_frames >= last_frame:
+                    break
         finally:
             frames.close()  # releases the capture
-        check_decoded(path, cutter.n_frames, declared)
+        if last_frame is None or cutter.n_frames < last_frame:
+            check_decoded(path, cutter.n_frames, declared)
         clip = cutter.finish()
-        if clip is not None:
+        if clip is not None and (wanted is None or clip.start in wanted):
             if not self._send_clip(index, clip):
                 return None
             n_clips += 1
         return _VideoDone(index, n_clips, fps, cutter.n_frames, cutter.padded)
 
     def _send_clip(self, index, clip):
-        array = normalize_clip(clip.frames, self.mean_block)
+        array = self.format.normalize(clip.frames)
         return self._put(self.clip_queue, _Clip(index, clip.start, array))
 
     # -- batcher thread ----------------------------------------------------------------
     def _new_batch(self):
-        shape = (self.batch_size, *self.mean_block.shape)
+        shape = (self.batch_size, *self.format.input_shape)
         return _Batch(np.empty(shape, np.float32), [])
 
     def _batcher(self):
@@ -275,7 +251,10 @@ class _Run:
                     if not self._put(self.batch_queue, item):
                         return
             if batch.clips:
-                batch.array[len(batch.clips) :] = 0
+                if self.pad_last:
+                    batch.array[len(batch.clips) :] = 0
+                else:
+                    batch.array = batch.array[: len(batch.clips)]
                 if not self._put(self.batch_queue, batch):
                     return
             self._put(self.batch_queue, _ALL_BATCHED)
@@ -305,37 +284,46 @@ def run_videos(
     predict,
     *,
     stride=DEFAULT_STRIDE,
-    mean_block=None,
+    clip_format=None,
     batch_size=None,
     decoders=None,
     on_batch=None,
+    select=None,
+    pad_last=True,
 ):
     """Run ``predict`` on the clips of ``videos``; yield a VideoResult or VideoFailure each.
 
     Args:
         videos: paths, or objects with a ``.path`` (returned as given in the results).
-        predict: ``f(batch (B, 16, 112, 112, 3) float32) -> (B, …)`` array, e.g.
-            ``c3d.inference.make_predict_fn(model)``.
+        predict: ``f(batch (B, T, H, W, 3) float32) -> (B, …)`` array, e.g.
+            ``c3d.model.inference.predict_fn(model)``.
         stride: frames between clip starts.
-        mean_block: the (16, 112, 112, 3) mean to subtract (``preprocessing.mean_clip``);
-            default the shipped Sports-1M mean.
-        batch_size: clips per model call (default ``default_batch_size()``).
-        decoders: decoding threads (default ``default_decoders()``).
+        clip_format: how frames become clips (``ClipFormat``: shape, mean, crop); default
+            the standard 16x112x112 with the shipped Sports-1M mean.
+        batch_size: clips per model call (default ``c3d.runtime.default_batch_size()``).
+        decoders: decoding threads (default ``c3d.runtime.default_decoders()``).
         on_batch: called with the number of real clips after each model call.
+        select: ``f(video) -> clip starts`` to compute only those clips of a video (e.g.
+            the middle one); decoding stops after the last. ``n_frames`` is then the
+            frames decoded so far. Default: every clip.
+        pad_last: pad the last batch with zero clips to ``batch_size`` (fixed shapes, see
+            above); False runs it at its own size, which wastes nothing on a single video
+            (12 clips at batch 8 cost 12, not 16, clip computations).
 
     Results come in the order videos finish, not necessarily the order given. Close the
     generator (or exhaust it) to stop the threads; an exception or Ctrl-C in the loop
     does that too when the generator is closed, e.g. with ``contextlib.closing``.
     """
     stride = check_stride(stride)
-    if mean_block is None:
-        mean_block = mean_clip(sports1m_mean_cube(), CLIP_LENGTH, CROP_SIZE)
+    if clip_format is None:
+        clip_format = ClipFormat()
     batch_size = int(batch_size or default_batch_size())
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if not videos:
         return
-    run = _Run(videos, stride, mean_block, batch_size, decoders or default_decoders())
+    decoders = decoders or default_decoders()
+    run = _Run(videos, stride, clip_format, batch_size, decoders, select, pad_last)
     assemblies = {}
     failed = set()
     run.start()

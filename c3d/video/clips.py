@@ -10,8 +10,10 @@ import dataclasses
 
 import numpy as np
 
-CLIP_LENGTH = 16
-DEFAULT_STRIDE = 8
+from c3d.model.plan import CLIP_SHAPE
+
+CLIP_LENGTH = CLIP_SHAPE[0]
+DEFAULT_STRIDE = 8  # the paper's: clips of 16 frames overlapping by 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +37,20 @@ def clip_starts(n_frames, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
     if n_frames < length:
         return [0]
     return list(range(0, n_frames - length + 1, stride))
+
+
+def middle_clip_start(n_frames, length=CLIP_LENGTH, stride=DEFAULT_STRIDE):
+    """The stride-aligned clip nearest the middle of a video: the one validation scores."""
+    starts = clip_starts(n_frames, stride=stride, length=length)
+    return starts[len(starts) // 2]
+
+
+def pad_clip(frames, length):
+    """The frames of a clip shorter than ``length``, padded by repeating the last one."""
+    frames = list(frames)
+    if not frames:
+        raise ValueError("cannot pad an empty clip")
+    return frames + [frames[-1]] * (length - len(frames))
 
 
 def frame_in_a_clip(index, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
@@ -72,10 +88,8 @@ class ClipCutter:
     def finish(self):
         """Return the padded clip of a video shorter than one clip, else None."""
         if 0 < self.n_frames < self.length:
-            frames = list(self._window)
-            frames += [frames[-1]] * (self.length - len(frames))
             self.padded = True
-            return Clip(0, np.stack(frames), padded=True)
+            return Clip(0, np.stack(pad_clip(self._window, self.length)), padded=True)
         return None
 
 

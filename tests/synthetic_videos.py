@@ -2,7 +2,7 @@
 
 Long videos are cheap: frames are crops of one precomputed texture (no per-frame
 drawing), so the cost is the encoder's (about 0.4 ms a 320×240 frame with mp4v, whose
-files are also 5× smaller than MJPG's). ``python -m c3d.synthetic OUT.mp4 --seconds 1200``
+files are also 5× smaller than MJPG's). ``python tests/synthetic_videos.py OUT.mp4 --seconds 1200``
 writes a 20-minute video.
 """
 
@@ -13,7 +13,7 @@ import sys
 import cv2
 import numpy as np
 
-import c3d.video  # noqa: F401  (quiets FFmpeg's log before OpenCV first uses it)
+import c3d  # noqa: F401  (its runtime defaults quiet FFmpeg's log before OpenCV starts)
 from c3d.atomic import atomic_output
 from c3d.errors import C3DError
 
@@ -72,7 +72,7 @@ def write_video(path, n_frames, size=(64, 48), fps=25.0, pattern="moving", seed=
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m c3d.synthetic", description="write a synthetic test video"
+        prog="python tests/synthetic_videos.py", description="write a synthetic test video"
     )
     parser.add_argument("output", help="video file to write (.avi, .mp4, .mkv, .mov)")
     length = parser.add_mutually_exclusive_group(required=True)
@@ -91,7 +91,7 @@ def main(argv=None):
     try:
         write_video(args.output, n_frames, (width, height), args.fps, args.pattern, args.seed)
     except C3DError as exc:
-        print(f"c3d.synthetic: error: {exc}", file=sys.stderr)
+        print(f"synthetic_videos: error: {exc}", file=sys.stderr)
         return 1
     print(args.output)
     return 0

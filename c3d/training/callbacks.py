@@ -1,11 +1,14 @@
-"""Keras callbacks of ``c3d train``: per-epoch checkpoint, best weights, CSV log, extra metrics.
+"""Keras callbacks of ``c3d train``: validation, extra metrics, CSV log, best weights, checkpoint.
 
-Every file is written whole to a temporary name and renamed (``c3d.atomic``), so an
-interrupted run leaves the previous complete version, never a half-written one. At
-the end of an epoch they run in the order CSV log -> best weights -> checkpoint: a run
-stopped in between resumes from the last checkpoint and drops the CSV rows after it.
+Validation scores the middle stride-8 clip of each validation video (centre crop),
+through the same streaming path and clip format as ``c3d evaluate``. Every file is
+written whole to a temporary name and renamed (``c3d.atomic``), so an interrupted run
+leaves the previous complete version, never a half-written one. At the end of an epoch
+they run in the order validation -> CSV log -> best weights -> checkpoint: a run stopped
+in between resumes from the last checkpoint and drops the CSV rows after it.
 """
 
+import contextlib
 import csv
 import glob
 import math
@@ -13,8 +16,12 @@ import os
 import re
 
 import keras
+import numpy as np
 
 from c3d.atomic import atomic_output
+from c3d.model.inference import predict_fn
+from c3d.video.clips import middle_clip_start
+from c3d.video.stream import run_videos
 
 CHECKPOINT_PATTERN = "checkpoint-epoch{epoch:04d}.keras"
 _CHECKPOINT_RE = re.compile(r"checkpoint-epoch(\d+)\.keras$")
@@ -32,6 +39,45 @@ def last_checkpoint(run_dir):
         if match:
             found.append((int(match.group(1)), path))
     return max(found) if found else None
+
+
+class StreamValidation(keras.callbacks.Callback):
+    """``val_loss`` and ``val_accuracy`` of the middle clip of every validation video.
+
+    Frame counts come from ``reader`` (counted once per video, then cached); a video that
+    fails is recorded in ``reader.failures`` and left out.
+    """
+
+    def __init__(self, video_set, reader, batch_size, workers=None):
+        super().__init__()
+        self.video_set, self.reader = video_set, reader
+        self.batch_size, self.workers = batch_size, workers
+
+    def _middle(self, path):
+        return [middle_clip_start(self.reader.frame_count(path), self.reader.format.frames)]
+
+    def on_epoch_end(self, epoch, logs=None):
+        losses, hits = [], 0
+        results = run_videos(
+            self.video_set.paths,
+            predict_fn(self.model),
+            clip_format=self.reader.format,
+            batch_size=self.batch_size,
+            decoders=self.workers,
+            select=self._middle,
+        )
+        with contextlib.closing(results):
+            for result in results:
+                if not result.ok:
+                    self.reader.failures.record(result.video, result.reason)
+                    continue
+                probabilities = np.asarray(result.outputs[0], np.float64)
+                label = self.video_set.labels[result.index]
+                losses.append(-np.log(max(probabilities[label], 1e-7)))
+                hits += int(np.argmax(probabilities) == label)
+        if logs is not None and losses:
+            logs["val_loss"] = float(np.mean(losses))
+            logs["val_accuracy"] = hits / len(losses)
 
 
 class ExtraMetrics(keras.callbacks.Callback):

@@ -1,4 +1,4 @@
-"""Reading Keras weight files by layer name: Keras 3 ``.weights.h5`` and legacy Keras 2 ``.h5``.
+"""Keras weight files, by layer name: Keras 3 ``.weights.h5`` and legacy Keras 2 ``.h5``.
 
 Matching by layer name (not by position) lets one file serve the full model, the
 headless model (``include_top=False``) and a fine-tuning model with a new fc8.
@@ -9,9 +9,11 @@ import os
 import h5py
 import numpy as np
 
+from c3d.errors import C3DError
 
-class WeightsFileError(ValueError):
-    """A weights file that cannot be read or does not fit the model."""
+
+class WeightsFileError(C3DError, ValueError):
+    """A weights file that cannot be read or does not fit the model (one line, PATH: reason)."""
 
 
 def _decode(name):
@@ -63,6 +65,14 @@ def read_weight_file(path):
     return weights
 
 
+def classes_in(weights):
+    """fc8's class count in {layer: arrays}, or None for a headless file."""
+    from c3d.model.plan import CLASSIFIER
+
+    arrays = weights.get(CLASSIFIER)
+    return int(np.shape(arrays[0])[-1]) if arrays else None
+
+
 def assign_weights(model, weights, source, optional=()):
     """Set each layer of ``model`` that has weights from ``weights`` (by layer name).
 
@@ -88,3 +98,9 @@ def assign_weights(model, weights, source, optional=()):
                 f"the model expects {expected}"
             )
         layer.set_weights(arrays)
+
+
+def load_weights_into(model, weights, optional=()):
+    """Read the weights file ``weights`` and set ``model``'s layers from it (by name)."""
+    path = os.fspath(weights)
+    assign_weights(model, read_weight_file(path), source=path, optional=optional)

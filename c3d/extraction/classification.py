@@ -2,24 +2,11 @@
 
 import numpy as np
 
-from c3d.clips import DEFAULT_STRIDE
-from c3d.errors import C3DError
-from c3d.extract import run_one
-from c3d.loading import DEFAULT_WEIGHTS, cached_c3d, predict_fn
-
-
-def class_labels(n_classes, labels=None):
-    """Names of the model's classes: ``labels``, the Sports-1M ones, or "class N"."""
-    if labels is None:
-        from c3d.resources import sports1m_labels
-
-        labels = sports1m_labels()
-        if len(labels) != n_classes:
-            labels = [f"class {i}" for i in range(n_classes)]
-    labels = list(labels)
-    if len(labels) != n_classes:
-        raise C3DError(f"the model has {n_classes} classes but {len(labels)} labels were given")
-    return labels
+from c3d.extraction.features import run_one
+from c3d.model.inference import predict_fn
+from c3d.model.labels import class_labels
+from c3d.model.loader import DEFAULT_WEIGHTS, cached_model
+from c3d.video.clips import DEFAULT_STRIDE
 
 
 def top_k(probabilities, k):
@@ -29,7 +16,7 @@ def top_k(probabilities, k):
 
 
 def classification(result, labels, top=5):
-    """The classify() dict of a pipeline VideoResult whose outputs are class probabilities."""
+    """The classify() dict of a stream VideoResult whose outputs are class probabilities."""
     clip_probabilities = np.asarray(result.outputs, dtype=np.float32)
     names = class_labels(clip_probabilities.shape[1], labels)
     video_probabilities = clip_probabilities.mean(axis=0, dtype=np.float64).astype(np.float32)
@@ -79,6 +66,6 @@ def classify(
         ``class_names`` (all C labels).
     """
     if model is None:
-        model = cached_c3d(weights, precision)
+        model = cached_model(weights, precision)
     result = run_one(path, predict_fn(model), stride=stride, batch_size=batch_size, mean=mean)
     return classification(result, labels, top)

@@ -1,9 +1,9 @@
-"""The ``tf.data`` input of ``c3d train``: one clip per video per epoch, decoded in parallel.
+"""The ``tf.data`` input of ``c3d train``: one random clip per video per epoch, in parallel.
 
-Training: per video and epoch a random window of T frames, resized, mean-subtracted, a
-random crop and a random horizontal flip. Validation: the stride-8 clip nearest the
-middle of each video, centre crop (the same clip every epoch, normalised by the same
-``ClipFormat`` that ``c3d evaluate`` uses).
+Per video and epoch: a random window of T frames, resized, mean-subtracted, a random
+crop and a random horizontal flip, all by the same ``ClipFormat`` that extraction and
+evaluation use. (Validation does not come through here: it runs through the streaming
+path, see ``c3d.training.callbacks.StreamValidation``.)
 
 Videos are decoded with OpenCV inside ``tf.numpy_function`` (OpenCV releases the GIL
 while decoding, so tf.data's parallel map really runs in parallel). A video that cannot
@@ -11,39 +11,17 @@ be decoded is dropped from the batch, warned about once and counted; an epoch ne
 fails because of one bad file.
 """
 
-import logging
-import threading
-
 import numpy as np
 
-from c3d.clip_format import middle_clip_start, pad_clip
-from c3d.video import VideoError, check_decoded, declared_frame_count, iter_frames, open_video
-
-log = logging.getLogger(__name__)
-
-
-class DecodeFailures:
-    """Videos that could not be decoded: each is warned about once, all are counted."""
-
-    def __init__(self):
-        self._reasons = {}
-        self._lock = threading.Lock()
-
-    def record(self, path, reason):
-        with self._lock:
-            first = path not in self._reasons
-            self._reasons[path] = reason
-        if first:
-            log.warning("skipping a video that cannot be decoded: %s", reason)
-
-    def __len__(self):
-        with self._lock:
-            return len(self._reasons)
-
-    @property
-    def reasons(self):
-        with self._lock:
-            return dict(self._reasons)
+from c3d.training.datasets import DecodeFailures
+from c3d.video.clips import pad_clip
+from c3d.video.decode import (
+    VideoError,
+    check_decoded,
+    declared_frame_count,
+    iter_frames,
+    open_video,
+)
 
 
 class ClipReader:
@@ -67,7 +45,7 @@ class ClipReader:
             declared = declared_frame_count(capture)
             # Frames yielded as None are decoded but not converted to BGR: cheaper.
             count = sum(1 for _ in iter_frames(capture, keep=lambda index: False))
-            check_decoded(path, count, declared)  # the same rule as c3d evaluate's
+            check_decoded(path, count, declared)  # the same rule as the streaming path's
             self._frame_counts[path] = count
         return count
 
@@ -99,44 +77,35 @@ class ClipReader:
         flip = self.flip and bool(rng.integers(0, 2))
         return self.format.normalize(self.read_window(path, start), offsets, flip)
 
-    def validation_clip(self, path):
-        """The middle stride-8 clip, centre crop."""
-        start = middle_clip_start(self.frame_count(path), self.format.frames)
-        return self.format.normalize(self.read_window(path, start))
-
-    def load(self, path, seed, training):
+    def load(self, path, seed):
         """(clip, ok) for tf.data; a failure gives (zeros, False) and is recorded."""
         path = path.decode("utf-8") if isinstance(path, bytes) else str(path)
         try:
-            clip = self.training_clip(path, int(seed)) if training else self.validation_clip(path)
-            return clip, np.bool_(True)
+            return self.training_clip(path, int(seed)), np.bool_(True)
         except Exception as exc:  # any one bad file must not end a (possibly hours-long) epoch
             reason = str(exc) if isinstance(exc, VideoError) else f"{path}: {exc}"
             self.failures.record(path, reason)
             return np.zeros(self.format.input_shape, np.float32), np.bool_(False)
 
 
-def batches_per_epoch(num_videos, batch_size, training=True):
-    """Batches one pass yields (training drops a last partial batch when there are full ones)."""
-    if training and num_videos >= batch_size:
+def batches_per_epoch(num_videos, batch_size):
+    """Batches an epoch takes: a last partial batch is dropped when there are full ones."""
+    if num_videos >= batch_size:
         return num_videos // batch_size
     return -(-num_videos // batch_size)
 
 
-def make_dataset(video_set, reader, batch_size, training, seed=0, workers=None):
-    """A ``tf.data.Dataset`` of (clips float32 (B, T, H, W, 3), labels int32 (B,)).
+def make_dataset(video_set, reader, batch_size, seed=0, workers=None):
+    """An endless ``tf.data.Dataset`` of (clips float32 (B, T, H, W, 3), labels int32 (B,)).
 
-    Validation data is one pass over the videos; training data repeats without end
-    (take ``batches_per_epoch`` batches per epoch), reshuffled on every pass.
+    Take ``batches_per_epoch`` batches per epoch; the videos are reshuffled on every pass.
     """
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE
     items = tf.data.Dataset.from_tensor_slices(
         (tf.constant(video_set.paths), tf.constant(video_set.labels, tf.int32))
-    )
-    if training:
-        items = items.shuffle(len(video_set), seed=seed, reshuffle_each_iteration=True)
+    ).shuffle(len(video_set), seed=seed, reshuffle_each_iteration=True)
     # One random seed per video and epoch: clips are reproducible for a given --seed,
     # whatever the order the parallel decoders finish in.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
@@ -145,10 +114,7 @@ def make_dataset(video_set, reader, batch_size, training, seed=0, workers=None):
     def load(path_label, clip_seed):
         path, label = path_label
         clip, ok = tf.numpy_function(
-            lambda p, s: reader.load(p, s, training),
-            [path, clip_seed],
-            [tf.float32, tf.bool],
-            stateful=True,
+            reader.load, [path, clip_seed], [tf.float32, tf.bool], stateful=True
         )
         clip.set_shape(shape)
         ok.set_shape(())
@@ -159,11 +125,9 @@ def make_dataset(video_set, reader, batch_size, training, seed=0, workers=None):
         .map(load, num_parallel_calls=workers or autotune)
         .filter(lambda clip, label, ok: ok)
         .map(lambda clip, label, ok: (clip, label))
-        .batch(batch_size, drop_remainder=training and len(video_set) >= batch_size)
+        .batch(batch_size, drop_remainder=len(video_set) >= batch_size)
     )
-    if training:
-        # Endless, and fit() is told the steps of an epoch: Keras miscounts the optimizer's
-        # iterations on a dataset of unknown length (one phantom step per epoch), and
-        # skipped videos make the length unknown. A pass that yields nothing ends it.
-        dataset = dataset.repeat()
-    return dataset.prefetch(autotune)
+    # Endless, and fit() is told the steps of an epoch: Keras miscounts the optimizer's
+    # iterations on a dataset of unknown length (one phantom step per epoch), and
+    # skipped videos make the length unknown. A pass that yields nothing ends it.
+    return dataset.repeat().prefetch(autotune)

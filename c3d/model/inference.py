@@ -1,5 +1,7 @@
 """The fastest measured way to run a Keras model on batches, per backend."""
 
+import weakref
+
 import keras
 import numpy as np
 
@@ -29,3 +31,14 @@ def make_predict_fn(model):
         return np.asarray(outputs).astype(np.float32, copy=False)
 
     return predict
+
+
+_predict_fns = weakref.WeakKeyDictionary()
+
+
+def predict_fn(model):
+    """``make_predict_fn(model)``, made once per model (tracing costs seconds)."""
+    fn = _predict_fns.get(model)
+    if fn is None:
+        fn = _predict_fns[model] = make_predict_fn(model)
+    return fn

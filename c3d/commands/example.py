@@ -1,6 +1,6 @@
 """``make example``: classify the example video and extract its features, with the Python API.
 
-    python -m c3d.example --weights models/c3d_sports1m.weights.h5 \\
+    python -m c3d.commands.example --weights models/c3d_sports1m.weights.h5 \\
         --video examples/v_BaseballPitch_g01_c01.avi
 
 Prints the top-5 Sports-1M classes, a summary of the fc6 features and where their
@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from c3d.loading import DEFAULT_WEIGHTS
+from c3d.model.loader import DEFAULT_WEIGHTS
 
 DEFAULT_VIDEO = os.path.join("examples", "v_BaseballPitch_g01_c01.avi")
 DEFAULT_OUTPUT = os.path.join("runs", "example")
@@ -19,7 +19,7 @@ DEFAULT_OUTPUT = os.path.join("runs", "example")
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m c3d.example",
+        prog="python -m c3d.commands.example",
         description="classify a video and extract its C3D fc6 features",
     )
     parser.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"(default {DEFAULT_WEIGHTS})")
@@ -42,11 +42,11 @@ def main(argv=None):
 
     import c3d
     from c3d.errors import C3DError
-    from c3d.loading import load_c3d
-    from c3d.writers import key_path, write_npz
+    from c3d.extraction.writers import key_path, write_npz
+    from c3d.model.loader import load_model
 
     try:
-        model = load_c3d(args.weights)
+        model = load_model(args.weights)
         classes = c3d.classify(args.video, model=model, top=5)
         features = c3d.extract_features(args.video, model=model, layer="fc6")
     except C3DError as exc:

@@ -1,4 +1,4 @@
-"""Writing Caffe files from numpy arrays, in either dialect (for tests and benchmarks).
+"""Writing Caffe files from numpy arrays, in either dialect: the tests' and the bench's fixtures.
 
 ``write_random_c3d_caffemodel`` writes a full-size C3D with the authors' layer names
 and seeded random weights; ``write_caffemodel`` writes any list of layers (nets of
@@ -9,8 +9,9 @@ Blobs take ``dims=`` to declare a shape that does not match their values (broken
 import numpy as np
 
 from c3d.atomic import atomic_output
-from converter.caffemodel import C3D_FORK, UPSTREAM, CaffeLayer
-from converter.proto_schema import caffe_messages
+from c3d.model import plan
+from converter.caffe.model import C3D_FORK, UPSTREAM, CaffeLayer
+from converter.caffe.schema import caffe_messages
 
 DIALECTS = (C3D_FORK, UPSTREAM)
 C3D_FORK_BLOB_RANK = 5
@@ -27,43 +28,28 @@ V1_LAYER_TYPES = {
     "Softmax": 20,
 }
 
-# The Sports-1M C3D as the authors' prototxt lists it: (name, type, filters or units).
-# Weightless layers are included so that readers must skip them.
-C3D_CAFFE_PLAN = (
-    ("data", "Data", None),
-    ("conv1a", "Convolution", 64),
-    ("relu1a", "ReLU", None),
-    ("pool1", "Pooling", None),
-    ("conv2a", "Convolution", 128),
-    ("relu2a", "ReLU", None),
-    ("pool2", "Pooling", None),
-    ("conv3a", "Convolution", 256),
-    ("relu3a", "ReLU", None),
-    ("conv3b", "Convolution", 256),
-    ("relu3b", "ReLU", None),
-    ("pool3", "Pooling", None),
-    ("conv4a", "Convolution", 512),
-    ("relu4a", "ReLU", None),
-    ("conv4b", "Convolution", 512),
-    ("relu4b", "ReLU", None),
-    ("pool4", "Pooling", None),
-    ("conv5a", "Convolution", 512),
-    ("relu5a", "ReLU", None),
-    ("conv5b", "Convolution", 512),
-    ("relu5b", "ReLU", None),
-    ("pool5", "Pooling", None),
-    ("fc6-1", "InnerProduct", 4096),
-    ("relu6", "ReLU", None),
-    ("drop6", "Dropout", None),
-    ("fc7-1", "InnerProduct", 4096),
-    ("relu7", "ReLU", None),
-    ("drop7", "Dropout", None),
-    ("fc8-1", "InnerProduct", None),  # units: num_classes
-    ("prob", "Softmax", None),
-)
-C3D_INPUT_CHANNELS = 3
-C3D_KERNEL = (3, 3, 3)
-C3D_POOL5_UNITS = 512 * 1 * 4 * 4  # pool5 output (C, D, H, W) = (512, 1, 4, 4)
+
+def _caffe_plan():
+    """The Sports-1M C3D as the authors' prototxt lists it: (name, type), from the layer plan.
+
+    Weightless layers are included (ReLU after each layer, pools, dropouts, the softmax),
+    so that readers must skip them.
+    """
+    layers = [("data", "Data")]
+    for conv in plan.CONVS:
+        layers += [(conv.caffe_name, "Convolution"), ("relu" + conv.caffe_name[4:], "ReLU")]
+        if conv.pool:
+            layers.append((conv.pool, "Pooling"))
+    layers.append(("pool5", "Pooling"))
+    for number, dense in enumerate(plan.DENSES, start=6):
+        layers.append((dense.caffe_name, "InnerProduct"))
+        if dense.dropout:
+            layers += [(f"relu{number}", "ReLU"), (f"drop{number}", "Dropout")]
+    layers.append(("prob", "Softmax"))
+    return tuple(layers)
+
+
+C3D_CAFFE_PLAN = _caffe_plan()
 
 
 def blob_message(array, dialect, dims=None):
@@ -132,23 +118,12 @@ def random_c3d_weights(num_classes=487, seed=0):
     """
     rng = np.random.default_rng(seed)
     weights = {}
-    channels = C3D_INPUT_CHANNELS
-    for name, layer_type, units in C3D_CAFFE_PLAN:
-        if layer_type == "Convolution":
-            shape = (units, channels, *C3D_KERNEL)
-            channels = units
-        elif layer_type == "InnerProduct":
-            units = num_classes if units is None else units
-            inputs = C3D_POOL5_UNITS if name == "fc6-1" else channels
-            shape = (units, inputs)
-            channels = units
-        else:
-            continue
-        fan_in = int(np.prod(shape[1:]))
+    for caffe_name, name in plan.CAFFE_TO_KERAS.items():
+        shape, bias_shape = plan.weight_shapes(num_classes, layout="caffe")[name]
         kernel = rng.standard_normal(shape, dtype=np.float32)
-        kernel *= np.float32(np.sqrt(2.0 / fan_in))
-        bias = rng.uniform(-0.1, 0.1, units).astype(np.float32)
-        weights[name] = [kernel, bias]
+        kernel *= np.float32(np.sqrt(2.0 / int(np.prod(shape[1:]))))
+        bias = rng.uniform(-0.1, 0.1, bias_shape).astype(np.float32)
+        weights[caffe_name] = [kernel, bias]
     return weights
 
 
@@ -156,7 +131,7 @@ def c3d_layers(weights):
     """The full C3D layer list (weightless layers included) holding ``weights``."""
     return [
         CaffeLayer(name, layer_type, list(weights.get(name, [])))
-        for name, layer_type, _ in C3D_CAFFE_PLAN
+        for name, layer_type in C3D_CAFFE_PLAN
     ]
 
 

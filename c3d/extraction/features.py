@@ -1,6 +1,6 @@
 """C3D features of videos: ``extract_features`` for one video, ``extract_videos`` for many.
 
-The data path (see ``c3d.pipeline``): frames decoded and resized to 128×171 as they
+The data path is ``c3d.video.stream``'s: frames decoded and resized to 128×171 as they
 stream in → 16-frame clips every ``stride`` frames → mean cube subtracted, centre
 112×112 crop → batches → the model up to ``layer``. Each clip's features are those of
 ``model(preprocess_input(frames))`` on that clip's raw frames.
@@ -8,54 +8,30 @@ stream in → 16-frame clips every ``stride`` frames → mean cube subtracted, c
 
 import contextlib
 
-from c3d.clips import DEFAULT_STRIDE
-from c3d.loading import DEFAULT_WEIGHTS, cached_c3d, feature_model, mean_block_for, predict_fn
-from c3d.pipeline import path_of, run_videos
-from c3d.video import VideoError
-from c3d.writers import feature_arrays
+from c3d.extraction.writers import feature_arrays
+from c3d.model.builder import feature_model
+from c3d.model.inference import predict_fn
+from c3d.model.loader import DEFAULT_WEIGHTS, cached_model
+from c3d.runtime import default_batch_size
+from c3d.video.clip_format import ClipFormat
+from c3d.video.clips import DEFAULT_STRIDE
+from c3d.video.decode import VideoError
+from c3d.video.stream import path_of, run_videos
 
 
-def balanced_batch_size(path, stride, largest):
-    """A batch size for one video: at most ``largest``, with as little padding as possible.
-
-    The pipeline pads the last batch to full size; for one video, splitting its clips
-    (counted from the frames its header declares) evenly wastes less: 12 clips with
-    ``largest`` 8 run as 2 batches of 6, not 8 + 4 padded to 8.
-    """
-    from c3d.clips import clip_starts
-    from c3d.video import declared_frame_count, open_video
-
-    try:
-        capture = open_video(path)
-    except VideoError:
-        return largest  # the pipeline reports why
-    try:
-        n_clips = len(clip_starts(declared_frame_count(capture), stride))
-    finally:
-        capture.release()
-    if n_clips == 0:
-        return largest
-    n_batches = -(-n_clips // largest)
-    return -(-n_clips // n_batches)
-
-
-def run_one(path, predict, *, stride, batch_size, mean, decoders=1):
+def run_one(path, predict, *, stride, batch_size, mean):
     """The VideoResult of one video; raises VideoError (a C3DError) if it failed.
 
-    Without ``batch_size``, batches are sized for this video (``balanced_batch_size``).
+    Its last batch runs at its own size: nothing is wasted on padding clips.
     """
-    from c3d.pipeline import default_batch_size
-
-    mean_block = mean_block_for(mean)
-    if batch_size is None:
-        batch_size = balanced_batch_size(path, stride, default_batch_size())
     results = run_videos(
         [path],
         predict,
         stride=stride,
-        mean_block=mean_block,
-        batch_size=batch_size,
-        decoders=decoders,
+        clip_format=ClipFormat(mean=mean),
+        batch_size=batch_size or default_batch_size(),
+        decoders=1,
+        pad_last=False,
     )
     with contextlib.closing(results):
         for result in results:
@@ -66,7 +42,7 @@ def run_one(path, predict, *, stride, batch_size, mean, decoders=1):
 
 
 def result_arrays(result):
-    """The output arrays (as in the npz) of a pipeline VideoResult."""
+    """The output arrays (as in the npz) of a stream VideoResult."""
     return feature_arrays(result.outputs, result.starts, result.fps, result.n_frames, result.padded)
 
 
@@ -89,15 +65,15 @@ def extract_features(
         layer: ``fc6``, ``fc7`` (4096 values, post-ReLU) or ``pool5`` (8192, flattened).
             None: fc6 of a full model, or what an extractor given as ``model`` outputs.
         stride: frames between the starts of consecutive 16-frame clips.
-        batch_size: clips per model call; default: up to 8 on CPU, 32 on a GPU, split
-            evenly over the video's clips. Results can differ from ``c3d extract``'s in
-            the last bits when the batch sizes differ (kernels are chosen per batch
-            shape); pass the same ``batch_size`` for bit-identical ones.
+        batch_size: clips per model call; default 8 on CPU, 32 on a GPU. Results can
+            differ from ``c3d extract``'s in the last bits when batch shapes differ
+            (kernels are chosen per batch shape); ``c3d extract`` pads every batch to
+            ``--batch-size``.
         mean: a mean cube (3, 16, H, W) in Caffe order, a .npy/.npz/.binaryproto file,
             or None for the shipped Sports-1M mean.
         weights: weights file used when ``model`` is None.
         precision: ``fp32`` or ``bf16``, for the model loaded when ``model`` is None
-            (see ``c3d.loading.load_c3d``).
+            (see ``c3d.model.loader.load_model``).
 
     Returns:
         dict with ``clips`` (N, D) float32, ``video`` (D,) the L2-normalised mean of
@@ -105,20 +81,20 @@ def extract_features(
         (frames decoded) and ``padded`` (the video was shorter than one clip).
 
     Raises:
-        c3d.video.VideoError (a c3d.errors.C3DError) for a missing, empty, truncated or
-        undecodable video; C3DError for missing weights.
+        c3d.video.decode.VideoError (a c3d.errors.C3DError) for a missing, empty,
+        truncated or undecodable video; C3DError for missing weights.
     """
     if model is None:
-        model = cached_c3d(weights, precision)
+        model = cached_model(weights, precision)
     predict = predict_fn(feature_model(model, layer))
     result = run_one(path, predict, stride=stride, batch_size=batch_size, mean=mean)
     return result_arrays(result)
 
 
 def extract_videos(
-    videos, model, writer, report, *, layer, stride, batch_size, mean_block, decoders=None
+    videos, model, writer, report, *, layer, stride, batch_size, clip_format, decoders=None
 ):
-    """Extract ``videos`` (inputs.VideoInput) into ``writer``, telling ``report`` how it goes.
+    """Extract ``videos`` (``c3d.video.inputs.VideoInput``) into ``writer``, telling ``report``.
 
     A video that fails — unreadable, or its output cannot be written — is reported and
     the run goes on.
@@ -128,7 +104,7 @@ def extract_videos(
         videos,
         predict,
         stride=stride,
-        mean_block=mean_block,
+        clip_format=clip_format,
         batch_size=batch_size,
         decoders=decoders,
         on_batch=report.clips_done,

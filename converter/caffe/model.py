@@ -1,21 +1,18 @@
 """Reading a Caffe ``.caffemodel`` (C3D v1.0 fork or upstream Caffe) into numpy arrays.
 
 ``iter_layers`` parses and yields one layer at a time, so a converter can hand each
-layer's arrays over and drop them before the next is read; ``read_caffemodel`` reads
-them all. The dialect is told by the field the layers are in: 2 (V1 ``layers``, the
-C3D fork) or 100 (``layer``, upstream Caffe).
+layer's arrays over and drop them before the next is read. The dialect is told by the
+field the layers are in: 2 (V1 ``layers``, the C3D fork) or 100 (``layer``, upstream
+Caffe).
 """
 
 import dataclasses
-import logging
 import os
 
 from google.protobuf.message import DecodeError
 
-from converter.blobs import c3d_blob_array, caffe_blob_array
-from converter.errors import CaffeFileError
-from converter.proto_schema import caffe_messages
-from converter.protofile import (
+from converter.caffe.blobs import c3d_blob_array, caffe_blob_array
+from converter.caffe.protofile import (
     WIRE_LEN,
     FramingError,
     head_of,
@@ -26,8 +23,8 @@ from converter.protofile import (
     string_field,
     unreadable,
 )
-
-log = logging.getLogger(__name__)
+from converter.caffe.schema import caffe_messages
+from converter.errors import CaffeFileError
 
 C3D_FORK = "c3d"  # NetParameter.layers = 2, V1 layers, 5-D blobs
 UPSTREAM = "caffe"  # NetParameter.layer = 100, N-D blobs
@@ -47,13 +44,6 @@ class CaffeLayer:
     type: str  # upstream: the type string; C3D fork: "V1 type N" (an enum number)
     blobs: list  # float32 arrays, shapes exactly as stored in the file
     dialect: str = C3D_FORK
-
-
-@dataclasses.dataclass
-class CaffeNet:
-    path: str
-    dialect: str  # C3D_FORK or UPSTREAM
-    layers: list  # CaffeLayer, in file order (weightless layers included)
 
 
 def _layer(path, dialect, message, index):
@@ -128,23 +118,3 @@ def iter_layers(path):
                 raise CaffeFileError(f"{path}: no layers in it; not a {KIND}")
         finally:
             view.release()
-
-
-def read_caffemodel(path):
-    """Read every layer of a ``.caffemodel`` with its blobs as float32 numpy arrays."""
-    path = os.fspath(path)
-    layers = list(iter_layers(path))
-    net = CaffeNet(path, layers[0].dialect, layers)
-    log.debug(
-        "%s: %s format, %d layers, %.0f MB of weights",
-        path,
-        DIALECT_NAMES[net.dialect],
-        len(layers),
-        sum(b.nbytes for layer in layers for b in layer.blobs) / 1e6,
-    )
-    return net
-
-
-def weighted_layers(layers):
-    """The layers that carry blobs (conv, fully connected), in file order."""
-    return [layer for layer in layers if layer.blobs]

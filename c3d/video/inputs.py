@@ -23,7 +23,7 @@ import os
 import posixpath
 
 from c3d.errors import C3DError
-from c3d.video import is_video_file
+from c3d.video.decode import is_video_file
 
 
 @dataclasses.dataclass(frozen=True)

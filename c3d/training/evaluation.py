@@ -7,8 +7,7 @@ mean softmax over its clips (the C3D paper's video-level protocol), and the conf
 matrix counts videos.
 """
 
-import collections
-import concurrent.futures
+import contextlib
 import dataclasses
 import os
 
@@ -16,9 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from c3d.atomic import atomic_output
-from c3d.clips import DEFAULT_STRIDE, iter_clips
-from c3d.train_input import DecodeFailures
-from c3d.video import VideoError, check_decoded, declared_frame_count, iter_frames, open_video
+from c3d.training.datasets import DecodeFailures
+from c3d.video.clips import DEFAULT_STRIDE
+from c3d.video.stream import run_videos
 
 
 @dataclasses.dataclass
@@ -60,43 +59,6 @@ class EvaluationResult:
         }
 
 
-def decode_resized(path, clip_format):
-    """All frames of a video, resized for ``clip_format`` (uint8)."""
-    capture = open_video(path)
-    declared = declared_frame_count(capture)
-    frames = [clip_format.resize(frame) for frame in iter_frames(capture)]
-    check_decoded(path, len(frames), declared)
-    return frames
-
-
-def video_clips(frames, clip_format, stride=DEFAULT_STRIDE):
-    """Yield the normalised stride-``stride`` clips of a video's resized frames."""
-    for clip in iter_clips(frames, stride=stride, length=clip_format.frames):
-        yield clip_format.normalize(clip.frames)
-
-
-def _decoded_in_order(paths, clip_format, failures, workers):
-    """Yield (index, frames or None) in order, decoding up to 2 x ``workers`` videos ahead."""
-
-    def decode(path):
-        try:
-            return decode_resized(path, clip_format)
-        except Exception as exc:  # one bad file is skipped and counted, never fatal
-            failures.record(path, str(exc) if isinstance(exc, VideoError) else f"{path}: {exc}")
-            return None
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        ahead = collections.deque()
-        for index, path in enumerate(paths):
-            ahead.append((index, pool.submit(decode, path)))
-            if len(ahead) >= 2 * workers:
-                done_index, future = ahead.popleft()
-                yield done_index, future.result()
-        while ahead:
-            done_index, future = ahead.popleft()
-            yield done_index, future.result()
-
-
 def evaluate_videos(
     predict,
     video_set,
@@ -105,47 +67,45 @@ def evaluate_videos(
     stride=DEFAULT_STRIDE,
     workers=None,
     progress=True,
+    failures=None,
 ):
-    """Score ``predict`` (batch of clips -> softmax) on a VideoSet; returns EvaluationResult."""
-    workers = workers or min(4, os.cpu_count() or 1)
-    failures = DecodeFailures()
+    """Score ``predict`` (batch of clips -> softmax) on a VideoSet; returns EvaluationResult.
+
+    The videos run through the streaming path (``c3d.video.stream``), so memory stays
+    bounded whatever their length; ``workers`` is its number of decoders.
+    """
+    failures = DecodeFailures() if failures is None else failures
     num_classes = len(video_set.class_names)
-    prob_sums = np.zeros((len(video_set), num_classes), np.float64)
-    clip_counts = np.zeros(len(video_set), np.int64)
-    clips_correct = 0
-    batch, owners = [], []
-
-    def flush():
-        nonlocal clips_correct
-        if not batch:
-            return
-        probabilities = np.asarray(predict(np.stack(batch)), np.float64)
-        for owner, probs in zip(owners, probabilities, strict=True):
-            prob_sums[owner] += probs
-            clip_counts[owner] += 1
-            clips_correct += int(np.argmax(probs) == video_set.labels[owner])
-        batch.clear()
-        owners.clear()
-
-    decoded = _decoded_in_order(video_set.paths, clip_format, failures, workers)
-    for index, frames in tqdm(
-        decoded, total=len(video_set), desc="evaluating", unit="video", disable=not progress
-    ):
-        if frames is None:
-            continue
-        for clip in video_clips(frames, clip_format, stride):
-            batch.append(clip)
-            owners.append(index)
-            if len(batch) == batch_size:
-                flush()
-    flush()
-    scored = np.flatnonzero(clip_counts)
+    video_probabilities = {}
+    clips = clips_correct = 0
+    results = run_videos(
+        video_set.paths,
+        predict,
+        stride=stride,
+        clip_format=clip_format,
+        batch_size=batch_size,
+        decoders=workers,
+        pad_last=False,  # scores are per clip: padding would only cost time
+    )
+    bar = tqdm(total=len(video_set), desc="evaluating", unit="video", disable=not progress)
+    with contextlib.closing(results), bar:
+        for result in results:
+            bar.update(1)
+            if not result.ok:
+                failures.record(result.video, result.reason)
+                continue
+            probabilities = np.asarray(result.outputs, np.float64).reshape(-1, num_classes)
+            label = video_set.labels[result.index]
+            clips += len(probabilities)
+            clips_correct += int((probabilities.argmax(axis=1) == label).sum())
+            video_probabilities[result.index] = probabilities.mean(axis=0)
+    scored = sorted(video_probabilities)
     return EvaluationResult(
         class_names=list(video_set.class_names),
-        clips=int(clip_counts.sum()),
+        clips=clips,
         clips_correct=clips_correct,
         video_labels=[video_set.labels[i] for i in scored],
-        video_predictions=[int(np.argmax(prob_sums[i])) for i in scored],
+        video_predictions=[int(np.argmax(video_probabilities[i])) for i in scored],
         skipped=failures.reasons,
     )
 

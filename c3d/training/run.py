@@ -21,15 +21,15 @@ import logging
 import math
 import os
 import sys
-import warnings
 
 from c3d.atomic import atomic_output
-from c3d.clip_format import ClipFormat
 from c3d.errors import C3DError
+from c3d.model.loader import MODEL_KINDS
+from c3d.model.plan import CLIP_SHAPE
+from c3d.video.clip_format import ClipFormat
 
 log = logging.getLogger(__name__)
 
-MODEL_KINDS = ("c3d", "c3d_bn")
 # Fine-tuning Sports-1M weights takes small steps; C3D-BN starts at the paper's rate for
 # training C3D from scratch (BatchNorm keeps it stable without the paper's care).
 DEFAULT_LR = {"c3d": 0.001, "c3d_bn": 0.003}
@@ -53,7 +53,7 @@ class TrainOptions:
     lr_gamma: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    input_shape: tuple = (16, 112, 112)
+    input_shape: tuple = CLIP_SHAPE
     mixed_precision: bool = False
     flip: bool = True
     seed: int = 0
@@ -83,24 +83,22 @@ class TrainOptions:
 
 def build_model(kind, num_classes, input_shape, weights=None):
     """C3D or C3D-BN for (T, H, W) clips; ``weights`` loads all layers but a resized fc8."""
-
-    from c3d.weights_io import WeightsFileError, assign_weights, read_weight_file
-
     shape = (*tuple(input_shape)[:3], 3)
+    if weights is not None:
+        from c3d.model.loader import load_model
+
+        return load_model(
+            weights,
+            kind=kind,
+            num_classes=num_classes,
+            input_shape=shape,
+            new_head=True,
+            hint=" (is --input-shape right?)",
+        )
+    from c3d.model.builder import C3D
+
     try:
-        if kind == "c3d":
-            from c3d.sport1m_model import C3D_model
-
-            return C3D_model(weights=weights, num_classes=num_classes, input_shape=shape)
-        from c3d.c3d_bn import C3D_BN
-
-        model = C3D_BN(num_classes=num_classes, input_shape=shape)
-        if weights is not None:
-            assign_weights(model, read_weight_file(weights), source=weights, optional=("fc8",))
-        return model
-    except WeightsFileError as exc:
-        hint = " (is --input-shape right?)" if "the model expects" in str(exc) else ""
-        raise C3DError(f"{exc}{hint}") from None
+        return C3D(num_classes=num_classes, input_shape=shape, batch_norm=kind == "c3d_bn")
     except ValueError as exc:  # an input shape too small for C3D's pools
         raise C3DError(f"--input-shape: {exc}") from None
 
@@ -161,9 +159,10 @@ def compile_model(model, options, steps_per_epoch):
 def use_mixed_precision():
     """Switch Keras to mixed_float16 when a GPU is present; on CPU it would be ~20x slower."""
     import keras
-    import tensorflow as tf
 
-    if not tf.config.list_physical_devices("GPU"):
+    from c3d.runtime import accelerator_present
+
+    if not accelerator_present():
         log.warning("--mixed-precision ignored: no GPU (float16 on the CPU is ~20x slower)")
         return False
     keras.mixed_precision.set_global_policy("mixed_float16")
@@ -196,7 +195,7 @@ def read_run_config(run_dir):
 
 def _new_run(run_dir, options, data_options):
     """The config and video sets of a new run; nothing is written yet."""
-    from c3d.datasets import resolve_training_data
+    from c3d.training.datasets import resolve_training_data
 
     if os.path.isdir(run_dir) and os.listdir(run_dir):
         hint = "add --resume to continue it" if read_run_config(run_dir) else "it is not empty"
@@ -219,7 +218,7 @@ def _new_run(run_dir, options, data_options):
 
 def _write_new_run(run_dir, config, train_set, val_set):
     """The run's classes, split and config.json (written last: it marks a run to resume)."""
-    from c3d.datasets import write_class_index, write_split_list
+    from c3d.training.datasets import write_class_index, write_split_list
 
     os.makedirs(run_dir, exist_ok=True)
     write_class_index(train_set.class_names, os.path.join(run_dir, "classes.txt"))
@@ -230,7 +229,7 @@ def _write_new_run(run_dir, config, train_set, val_set):
 
 def _resumed_run(run_dir, options, given):
     """The saved run; options given on the command line must agree with it (but epochs)."""
-    from c3d.datasets import read_split_list
+    from c3d.training.datasets import read_split_list
 
     config = read_run_config(run_dir)
     if config is None:
@@ -277,7 +276,7 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
     Args:
         options: TrainOptions. On ``resume`` the run's saved options are used; those
             named in ``given`` (set explicitly by the user) must agree, except ``epochs``.
-        data_options: keyword arguments of ``c3d.datasets.resolve_training_data`` but
+        data_options: keyword arguments of ``c3d.training.datasets.resolve_training_data`` but
             ``seed`` (ignored on resume: the run's saved lists are used).
         workers: parallel video decoders (default: tf.data autotune).
     """
@@ -291,15 +290,17 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
 
     import keras
 
-    from c3d.train_callbacks import (
+    from c3d.training.callbacks import (
         BestWeights,
         CSVLog,
         EpochCheckpoint,
         ExtraMetrics,
+        StreamValidation,
         last_checkpoint,
         read_csv_log,
     )
-    from c3d.train_input import ClipReader, DecodeFailures, batches_per_epoch, make_dataset
+    from c3d.training.datasets import DecodeFailures
+    from c3d.training.input import ClipReader, batches_per_epoch, make_dataset
 
     class_names = config["class_names"]
     log.info(
@@ -342,10 +343,8 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
     reader = ClipReader(clip_format, failures, flip=options.flip)
     # A resumed run draws other clips than the epochs it continues from did.
     seed = options.seed + initial_epoch
-    train_data = make_dataset(
-        train_set, reader, options.batch_size, training=True, seed=seed, workers=workers
-    )
-    val_data = make_dataset(val_set, reader, options.batch_size, training=False, workers=workers)
+    train_data = make_dataset(train_set, reader, options.batch_size, seed=seed, workers=workers)
+    validation = StreamValidation(val_set, reader, options.batch_size, workers=workers)
 
     csv_path = os.path.join(run_dir, "log.csv")
     best_path = os.path.join(run_dir, BEST_WEIGHTS)
@@ -356,7 +355,7 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
         best=float(best["val_accuracy"]) if best else -math.inf,
         best_epoch=int(best["epoch"]) if best else None,
     )
-    callbacks = [ExtraMetrics(failures), CSVLog(csv_path, initial_epoch), best_weights]
+    callbacks = [validation, ExtraMetrics(failures), CSVLog(csv_path, initial_epoch), best_weights]
     callbacks.append(EpochCheckpoint(run_dir))
     if importlib.util.find_spec("tensorboard") is not None:
         tensorboard_dir = os.path.join(run_dir, "tensorboard")
@@ -368,13 +367,9 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
             config["options"]["epochs"] = options.epochs
             write_json(os.path.join(run_dir, CONFIG_FILE), config)
         # Keras prints its progress bar on stdout; stdout is for results (e.g. --json).
-        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-            # Skipped videos leave the length of the validation data unknown in advance;
-            # Keras warns about "running out of data" when it ends.
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        with contextlib.redirect_stdout(sys.stderr):
             model.fit(
                 train_data,
-                validation_data=val_data,
                 epochs=options.epochs,
                 initial_epoch=initial_epoch,
                 steps_per_epoch=steps,
@@ -396,16 +391,14 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
 
 def _final_evaluation(model, run_dir, best, val_set, clip_format, options):
     """Score the best weights on the validation set exactly as ``c3d evaluate`` does."""
-    from c3d.evaluation import evaluate_videos, save_confusion_matrix
-    from c3d.inference import make_predict_fn
-    from c3d.weights_io import assign_weights, read_weight_file
+    from c3d.model.inference import predict_fn
+    from c3d.model.weights import load_weights_into
+    from c3d.training.evaluation import evaluate_videos, save_confusion_matrix
 
     best_path = best.path
-    assign_weights(model, read_weight_file(best_path), source=best_path)
+    load_weights_into(model, best_path)
     log.info("scoring %s on the validation videos (all stride-8 clips)", best_path)
-    result = evaluate_videos(
-        make_predict_fn(model), val_set, clip_format, batch_size=options.batch_size
-    )
+    result = evaluate_videos(predict_fn(model), val_set, clip_format, batch_size=options.batch_size)
     csv_path, png_path = save_confusion_matrix(result, run_dir)
     summary = {
         **result.summary(),

@@ -18,9 +18,9 @@ import math
 import numpy as np
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from converter.caffe.protofile import looks_like_text, parse_file
+from converter.caffe.schema import caffe_messages
 from converter.errors import CaffeFileError
-from converter.proto_schema import caffe_messages
-from converter.protofile import looks_like_text, parse_file
 
 _WIRE_32BIT, _WIRE_64BIT = 5, 1
 

@@ -1,0 +1,204 @@
+"""How raw frames become model input: resize, mean subtraction, crop. One definition.
+
+The original C3D (Caffe fork, v1.0) read frames with OpenCV as uint8 BGR, resized them
+to 128x171 with ``cv::resize`` (bilinear) while still uint8, subtracted a float mean cube
+indexed at the *uncropped* position, and cropped 112x112: at the centre in the test phase
+(offsets (128-112)//2 = 8 and (171-112)//2 = 29; torchvision's CenterCrop would round
+29.5 up to 30, other pixels), at random offsets in training, where the crop may also be
+mirrored after the subtraction. Cropping the frames and the mean alike before
+subtracting gives the same numbers with less work, which is what ``normalize`` does.
+
+``ClipFormat`` is that recipe for a clip shape T x H x W, used by extraction,
+classification, evaluation and training alike. For the standard 16x112x112 it is the
+Caffe recipe above exactly. For other shapes everything scales with the crop:
+
+- frames are resized to keep C3D's crop-to-resize ratio: (round(H * 128/112),
+  round(W * 171/112)), e.g. 37x49 for 32x32 crops;
+- the mean cube is resized by the same factor (bilinear) and sampled in time at T evenly
+  spaced frames of its L >= T (``np.linspace``), so it still varies per pixel as the
+  Sports-1M mean does. At 16x112x112 both steps are the identity.
+
+A mean cube of another size than the resized frame (the C3D fork also shipped a 128x128
+mean) is aligned on the frame's centre, as the fork's centre crop of both did.
+"""
+
+import functools
+import os
+
+import cv2
+import numpy as np
+
+from c3d.errors import C3DError
+from c3d.model.plan import CLIP_SHAPE
+from c3d.video.clips import CLIP_LENGTH
+from c3d.video.mean import load_mean
+
+RESIZE_HW = (128, 171)  # every frame is resized to 128x171 (H x W) before cropping
+CROP_SIZE = CLIP_SHAPE[1]
+
+
+def resize_frame(frame, size_hw=RESIZE_HW):
+    """Resize one H x W x 3 frame like the original (bilinear, in the frame's own dtype)."""
+    height, width = size_hw
+    if frame.shape[:2] == (height, width):
+        return frame
+    # INTER_LINEAR is what cv::resize defaults to in Caffe; INTER_AREA would differ
+    # numerically (and is ~20x slower).
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+class ClipFormat:
+    """The clip geometry of a model input (frames, height, width) and its normalisation.
+
+    Args:
+        frames, height, width: the clip the model takes.
+        mean: a mean cube (3, L, H, W) in Caffe order, a mean file, or None for the
+            shipped Sports-1M mean (see ``c3d.video.mean``).
+        resize_hw: what frames are resized to before cropping; default C3D's ratio.
+    """
+
+    def __init__(
+        self, frames=CLIP_LENGTH, height=CROP_SIZE, width=CROP_SIZE, mean=None, resize_hw=None
+    ):
+        self.frames, self.height, self.width = int(frames), int(height), int(width)
+        if min(self.frames, self.height, self.width) < 1:
+            raise ValueError(f"clip shape must be positive. Received: {self.shape}")
+        if resize_hw is None:
+            resize_hw = (
+                round(self.height * RESIZE_HW[0] / CROP_SIZE),
+                round(self.width * RESIZE_HW[1] / CROP_SIZE),
+            )
+        self.resize_hw = tuple(int(s) for s in resize_hw)
+        if self.resize_hw[0] < self.height or self.resize_hw[1] < self.width:
+            raise ValueError(f"cannot crop {self.height}x{self.width} from {self.resize_hw}")
+        self._mean_source = os.fspath(mean) if isinstance(mean, (str, os.PathLike)) else None
+        try:
+            self._mean, self._mean_offset = _fit_mean(load_mean(mean), self.frames, self.resize_hw)
+        except ValueError as exc:
+            raise self._mean_error(exc) from None
+        self._centre_mean = self.mean_at(self.center_offsets())
+
+    @classmethod
+    def from_input_shape(cls, input_shape, mean=None):
+        """(T, H, W) or (T, H, W, 3) -> ClipFormat."""
+        return cls(*tuple(input_shape)[:3], mean=mean)
+
+    @property
+    def shape(self):
+        return (self.frames, self.height, self.width)
+
+    @property
+    def input_shape(self):
+        return (*self.shape, 3)
+
+    def __repr__(self):
+        return f"ClipFormat{self.shape}"
+
+    def resize(self, frame):
+        """One BGR uint8 frame resized to ``resize_hw`` (bilinear, still uint8, like Caffe)."""
+        return resize_frame(frame, self.resize_hw)
+
+    def center_offsets(self):
+        """Top-left of the centre crop: integer halves of the margins (Caffe's test phase)."""
+        rows, cols = self.resize_hw
+        return (rows - self.height) // 2, (cols - self.width) // 2
+
+    def random_offsets(self, rng):
+        """Top-left of a uniformly random crop (Caffe's training phase)."""
+        rows, cols = self.resize_hw
+        return (
+            int(rng.integers(0, rows - self.height + 1)),
+            int(rng.integers(0, cols - self.width + 1)),
+        )
+
+    @property
+    def mean(self):
+        """The fitted (T, rows, cols, 3) float32 mean, centred on the resized frame.
+
+        For the shipped mean it is exactly the size of the resized frame.
+        """
+        return self._mean
+
+    def _mean_error(self, problem):
+        return C3DError(f"{self._mean_source}: {problem}" if self._mean_source else str(problem))
+
+    def mean_at(self, offsets):
+        """(T, H, W, 3) float32: the mean under a crop whose top-left is ``offsets``."""
+        top, left = offsets[0] - self._mean_offset[0], offsets[1] - self._mean_offset[1]
+        rows, cols = self._mean.shape[1:3]
+        if top < 0 or left < 0 or top + self.height > rows or left + self.width > cols:
+            raise self._mean_error(
+                f"a {rows}x{cols} mean cube centred on {self.resize_hw[0]}x{self.resize_hw[1]} "
+                f"frames does not cover the {self.height}x{self.width} crop at {tuple(offsets)}"
+            )
+        return self._mean[:, top : top + self.height, left : left + self.width, :]
+
+    def normalize(self, resized_clip, offsets=None, flip=False):
+        """Mean-subtract and crop a resized (T, rh, rw, 3) clip -> (T, H, W, 3) float32.
+
+        ``offsets`` default to the centre crop. ``flip`` mirrors the result left-right after
+        the subtraction, as Caffe's data layer does (the mean is taken unmirrored).
+        """
+        if offsets is None:
+            offsets, mean = self.center_offsets(), self._centre_mean
+        else:
+            mean = self.mean_at(offsets)
+        top, left = offsets
+        crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
+        clip = crop.astype(np.float32) - mean
+        if flip:
+            clip = clip[:, :, ::-1, :]
+        return np.ascontiguousarray(clip)
+
+
+def _fit_mean(cube, frames, resize_hw):
+    """A (3, L, Hm, Wm) cube as (T, rows, cols, 3) for frames resized to ``resize_hw``.
+
+    Returns it with its offset on the resized frame (centre-aligned).
+    """
+    mean = np.asarray(cube, dtype=np.float32).transpose(1, 2, 3, 0)  # -> (L, Hm, Wm, C)
+    if mean.shape[0] < frames:
+        raise ValueError(f"mean cube has {mean.shape[0]} frames, clips have {frames}")
+    if mean.shape[0] != frames:
+        picks = np.round(np.linspace(0, mean.shape[0] - 1, frames)).astype(int)
+        mean = mean[picks]
+    scale = (resize_hw[0] / RESIZE_HW[0], resize_hw[1] / RESIZE_HW[1])
+    if scale != (1.0, 1.0):
+        size = (round(mean.shape[1] * scale[0]), round(mean.shape[2] * scale[1]))
+        mean = np.stack([resize_frame(frame, size) for frame in mean])
+    mean = np.ascontiguousarray(mean, dtype=np.float32)
+    mean.setflags(write=False)
+    offset = ((resize_hw[0] - mean.shape[1]) // 2, (resize_hw[1] - mean.shape[2]) // 2)
+    return mean, offset
+
+
+@functools.lru_cache(maxsize=8)
+def _shipped_mean_format(frames, crop_size):
+    return ClipFormat(frames, crop_size, crop_size, resize_hw=RESIZE_HW)
+
+
+def preprocess_input(frames, mean=None, crop_size=CROP_SIZE):
+    """Turn raw BGR frames into C3D input, exactly as the original Caffe C3D did.
+
+    Args:
+        frames: a clip (16, H, W, 3) or a batch of clips (N, 16, H, W, 3) of BGR frames
+            of any size, uint8 as OpenCV decodes them (float 0-255 is accepted too).
+        mean: a mean cube (3, 16, H', W') in Caffe (C, L, H, W) order, BGR, or a mean file;
+            default the shipped Sports-1M mean.
+        crop_size: side of the centre crop, taken from frames resized to 128x171.
+
+    Returns:
+        float32 array (…, 16, crop_size, crop_size, 3), BGR, mean subtracted.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim == 5:
+        return np.stack([preprocess_input(clip, mean, crop_size) for clip in frames])
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(
+            f"expected frames of shape (L, H, W, 3) or (N, L, H, W, 3). Received: {frames.shape}"
+        )
+    if mean is None:
+        clip_format = _shipped_mean_format(len(frames), crop_size)
+    else:
+        clip_format = ClipFormat(len(frames), crop_size, crop_size, mean, resize_hw=RESIZE_HW)
+    return clip_format.normalize(np.stack([clip_format.resize(frame) for frame in frames]))
