@@ -9,6 +9,7 @@ import signal
 import sys
 
 import c3d  # noqa: F401  (sets TensorFlow's runtime defaults before anything imports TF)
+from c3d import runtime
 from c3d.errors import C3DError
 
 # sub-command -> (module with add_arguments/run, one-line help)
@@ -50,7 +51,12 @@ def build_parser():
         description="C3D (Tran et al., ICCV 2015) for Keras 3: features, classes, training.",
     )
     parser.add_argument("--version", action="version", version=f"c3d {c3d.__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging, and TensorFlow's start-up messages (also C3D_VERBOSE=1)",
+    )
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_IntermixedParser
     )
@@ -76,6 +82,8 @@ def _raise_terminated(signum, frame):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        runtime.quiet_tensorflow_startup()
     signal.signal(signal.SIGTERM, _raise_terminated)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -92,6 +100,10 @@ def main(argv=None):
         return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:  # e.g. `c3d classify … | head`
         return 141
+    except OSError as exc:  # a file the command could not read or write: one line too
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"c3d {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def run_and_exit(argv=None):

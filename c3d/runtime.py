@@ -7,9 +7,13 @@ Each variable is only a default: a value already in the environment wins, which 
 how users override it (see README, "Speed").
 """
 
+import contextlib
 import functools
+import importlib.abc
+import importlib.util
 import os
 import sys
+import tempfile
 
 
 def available_cpus():
@@ -112,3 +116,72 @@ def configure_environment():
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     # TF's C++ INFO lines drown the progress bars; warnings and errors still show.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+
+# --- TensorFlow's start-up noise --------------------------------------------------------
+# On a CPU machine TensorFlow prints, while it imports and first looks for devices, lines
+# users read as errors ("I0000 … oneDNN custom operations are on", "Could not find cuda
+# drivers", "E0000 … failed call to cuInit: … UNKNOWN ERROR (303)"). They come from C++
+# before absl logging is set up, so TF_CPP_MIN_LOG_LEVEL does not silence them: file
+# descriptor 2 is redirected for that window only, and what was printed is shown if the
+# import fails.
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """File descriptor 2 (C++ and Python alike) into a temporary file; yields that file."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):  # resources, code, …: the real loader's
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        with captured_stderr() as captured:
+            try:
+                self._loader.exec_module(module)
+                module.config.list_physical_devices("GPU")  # the cuInit line comes here
+            except BaseException:
+                captured.seek(0)
+                text = captured.read().decode("utf-8", "replace")
+                failed = True
+            else:
+                failed = False
+        if failed:
+            sys.stderr.write(text)
+            raise
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: the real finders find it
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_tensorflow_startup():
+    """Hide what TensorFlow prints while it imports (if it is imported at all, later)."""
+    if "tensorflow" in sys.modules or os.environ.get("C3D_VERBOSE", "") not in ("", "0"):
+        return
+    if not any(isinstance(finder, _QuietTensorFlowImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())

@@ -14,11 +14,12 @@ shapes the blobs are checked against in between.
 
 import dataclasses
 import logging
+import math
 import os
 
 from tqdm import tqdm
 
-from c3d.atomic import atomic_output
+from c3d.atomic import atomic_output, check_folder_writable, check_free_space
 from c3d.model import plan
 from converter.caffe.model import DIALECT_NAMES, iter_layers
 from converter.errors import CaffeFileError
@@ -178,6 +179,7 @@ def convert_caffemodel(caffemodel, out_path):
     Returns the mapping as a list of ``TableRow``.
     """
     caffemodel, out_path = os.fspath(caffemodel), check_output_path(out_path)
+    check_folder_writable(os.path.dirname(os.path.abspath(out_path)), "the weights")
     dialect, infos = scan_caffemodel(caffemodel)
     release_free_heap()
     mapped = map_layers(caffemodel, infos)
@@ -193,6 +195,10 @@ def convert_caffemodel(caffemodel, out_path):
 
     caffe_shapes = plan.weight_shapes(classes, layout="caffe")
     keras_shapes = plan.weight_shapes(classes, layout="keras")
+    # Keras' HDF5 writer crashes the process on a full disk (a segfault, measured): make
+    # sure the float32 weights fit, with 1 MB for HDF5's own structures.
+    size = 4 * sum(math.prod(shape) for shapes in keras_shapes.values() for shape in shapes)
+    check_free_space(out_path, size + (1 << 20))
     for name, info in mapped.items():
         check_shapes(caffemodel, info, name, caffe_shapes[name])
 

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import subprocess
 
 import numpy as np
 import pytest
@@ -52,3 +53,32 @@ def subprocess_env():
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["PYTHONPATH"] = str(pathlib.Path(__file__).resolve().parents[1])
     return env
+
+
+def mounted_tmpfs(folder, options):
+    """Mount a tmpfs on ``folder`` (root only); None where that is not allowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+    )
+    return folder if done.returncode == 0 else None
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 1 MB file system: a real full disk (HDF5 used to segfault on one)."""
+    mount = mounted_tmpfs(tmp_path / "small", "size=1m")
+    if mount is None:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture()
+def read_only_disk(tmp_path):
+    """A read-only file system (root ignores file permissions, not a read-only mount)."""
+    mount = mounted_tmpfs(tmp_path / "read-only", "size=1m,ro")
+    if mount is None:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

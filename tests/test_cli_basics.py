@@ -34,6 +34,33 @@ def test_summary_prints_the_layer_table(subprocess_env):
     assert result.returncode == 0, result.stderr
     assert "zeropad5 (ZeroPadding3D)" in result.stdout
     assert "79,991,015" in result.stdout
+    # TensorFlow's start-up lines ("I0000 … oneDNN", "Could not find cuda drivers",
+    # "E0000 … failed call to cuInit") are hidden from users …
+    assert result.stderr == ""
+
+
+def test_tensorflow_start_up_lines_show_when_asked_for(subprocess_env):
+    """… shown with --verbose or C3D_VERBOSE=1 (this machine has no GPU: TF says so)."""
+    for args, env in (
+        (("--verbose", "summary"), subprocess_env),
+        (("summary",), {**subprocess_env, "C3D_VERBOSE": "1"}),
+    ):
+        result = run_c3d(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "cuda" in result.stderr.lower(), result.stderr
+
+
+def test_tensorflow_start_up_lines_show_when_its_import_fails(subprocess_env, tmp_path):
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\nos.write(2, b'E0000 the reason TensorFlow could not start\\n')\n"
+        "raise ImportError('broken TensorFlow')\n"
+    )
+    env = {**subprocess_env, "PYTHONPATH": f"{tmp_path}:{subprocess_env['PYTHONPATH']}"}
+    result = run_c3d("summary", env=env)
+    assert result.returncode != 0
+    assert "E0000 the reason TensorFlow could not start" in result.stderr
 
 
 def test_bad_option_value_is_one_line_on_stderr(subprocess_env):

@@ -58,7 +58,7 @@ from c3d.video.decode import iter_frames, open_video
 path, mode = sys.argv[1:]
 if mode == "evaluate":
     def slow_model(batch):  # slower than decoding, so the bounded queues fill up
-        time.sleep(0.02)
+        time.sleep(0.1)
         return np.ones((len(batch), 1))
     videos = VideoSet([path], [0], ["only"])
     result = evaluate_videos(slow_model, videos, ClipFormat(), batch_size=4, workers=1,

@@ -71,3 +71,36 @@ def test_empty_folder_is_a_problem_and_missing_list_an_error(tmp_path):
     assert videos == [] and problems == [f"{tmp_path / 'empty'}: no video files in this folder"]
     with pytest.raises(C3DError, match="nolist.txt: cannot read the list"):
         expand_inputs([f"@{tmp_path / 'nolist.txt'}"])
+
+
+def test_symlinked_folders_are_followed_without_looping(tmp_path):
+    shared = tmp_path / "shared"
+    touch(shared / "s.mp4")
+    root = tmp_path / "data"
+    touch(root / "a" / "x.mp4")
+    (root / "linked").symlink_to(shared, target_is_directory=True)
+    (root / "a" / "loop").symlink_to(root, target_is_directory=True)  # back up: a cycle
+    videos, problems = expand_inputs([str(root)])
+    assert keys(videos) == ["a/x.mp4", "linked/s.mp4"]
+    assert problems == []
+
+
+def test_unreadable_folders_are_problems_not_silence(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    touch(root / "ok" / "x.mp4")
+    touch(root / "locked" / "y.mp4")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # root reads every folder: make one unreadable for this test
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    videos, problems = expand_inputs([str(root)])
+    assert keys(videos) == ["ok/x.mp4"]
+    assert problems == [f"{root / 'locked'}: cannot read this folder (Permission denied)"]
+    videos, problems = expand_inputs([str(root / "locked")])
+    assert videos == [] and problems == [
+        f"{root / 'locked'}: cannot read this folder (Permission denied)"
+    ]

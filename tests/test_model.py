@@ -231,3 +231,23 @@ def test_bad_weight_files_are_refused_naming_the_file(tmp_path):
         pass
     with pytest.raises(WeightsFileError, match="empty.weights.h5: no layer weights"):
         C3D_model(weights=str(empty))
+
+
+def test_models_used_for_extraction_are_freed_with_their_weights():
+    """The per-model caches (extractors, compiled calls) die with the model, not before."""
+    import gc
+    import weakref
+
+    from c3d.model.builder import feature_model
+    from c3d.model.inference import predict_fn
+
+    model = C3D_model(input_shape=(8, 32, 32, 3))
+    extractor = feature_model(model, "fc6")
+    assert feature_model(model, "fc6") is extractor  # made once per model
+    predict_fn(extractor)(np.zeros((1, 8, 32, 32, 3), np.float32))
+    assert predict_fn(extractor) is predict_fn(extractor)
+    assert [layer.name for layer in model.layers][-1] == "fc8"  # nothing added to the model
+    alive = [weakref.ref(model), weakref.ref(extractor), weakref.ref(model.get_layer("fc6"))]
+    del model, extractor
+    gc.collect()
+    assert [ref() for ref in alive] == [None, None, None]

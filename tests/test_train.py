@@ -7,6 +7,7 @@ motion (a single frame cannot), so chance is 25% and nothing passes by luck.
 import csv
 import json
 import logging
+import pathlib
 import subprocess
 import sys
 
@@ -254,3 +255,43 @@ def test_bad_options_fail_before_anything_is_written(small_actions, tmp_path, ca
     assert cli.main([*argv, "--input-shape", "4,32,32"]) == 1
     assert "too small for C3D" in capsys.readouterr().err
     assert not run_dir.exists()
+
+
+def test_unusable_data_is_refused_naming_the_class(small_actions, tmp_path, capsys):
+    train_dir, _ = small_actions
+    classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    one_class = tmp_path / "one"
+    (one_class / classes[0]).mkdir(parents=True)
+    for video in sorted((train_dir / classes[0]).iterdir()):
+        (one_class / classes[0] / video.name).write_bytes(video.read_bytes())
+    run_dir = tmp_path / "run"
+    argv = ["-o", str(run_dir), "--input-shape", "8,32,32", "--val-fraction", "0.5"]
+    assert cli.main(["train", str(one_class), *argv]) == 1
+    assert f"1 class ('{classes[0]}'); training needs at least 2" in capsys.readouterr().err
+
+    broken = tmp_path / "broken"
+    for name in classes[:2]:
+        (broken / name).mkdir(parents=True)
+        for video in sorted((train_dir / name).iterdir()):
+            data = video.read_bytes() if name == classes[0] else b"not a video at all"
+            (broken / name / video.name).write_bytes(data)
+    assert cli.main(["train", str(broken), *argv]) == 1
+    err = capsys.readouterr().err
+    assert f"class '{classes[1]}' has no decodable training video" in err
+    assert err.count("error:") == 1 and not run_dir.exists()
+
+
+def test_evaluate_writes_beside_a_run_never_over_it(bn_run, actions, capsys):
+    run_dir, _ = bn_run
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    weights = str(run_dir / "best.weights.h5")
+    assert cli.main(["evaluate", str(actions / "val"), "--weights", weights, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    folder = pathlib.Path(report["confusion_matrix_csv"]).parent  # new, beside the weights
+    assert folder.name.startswith("evaluation-") and folder.parent == run_dir
+    assert json.loads((folder / "evaluation.json").read_text())["clips"] == report["clips"]
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert after == before  # the run's own evaluation.json and confusion matrix are untouched
+    argv = ["evaluate", str(actions / "val"), "--weights", weights, "-o", str(run_dir)]
+    assert cli.main(argv) == 1
+    assert "a training run's folder" in capsys.readouterr().err

@@ -35,7 +35,11 @@ def add_arguments(parser):
         "--workers", type=int, metavar="N", help="parallel video decoders (default up to 4)"
     )
     parser.add_argument(
-        "-o", "--output-dir", metavar="DIR", help="confusion matrix folder (default: the weights')"
+        "-o",
+        "--output-dir",
+        metavar="DIR",
+        help="folder for evaluation.json and the confusion matrix (default: a new "
+        "evaluation-YYYYmmdd-HHMMSS folder beside the weights; never a run's own files)",
     )
     parser.add_argument(
         "--json",
@@ -59,15 +63,42 @@ def _videos(args, model_classes):
     return videos.relabel(model_classes, source) if model_classes else videos
 
 
+def output_folder(requested, weights):
+    """Where this evaluation writes: ``-o``, or a new folder beside the weights.
+
+    Never a training run's folder: its confusion matrix and evaluation.json describe the
+    run's validation set, and scoring other data must not replace them.
+    """
+    import datetime
+
+    from c3d.training.run import CONFIG_FILE
+
+    if requested is not None:
+        if os.path.isfile(os.path.join(requested, CONFIG_FILE)):
+            raise C3DError(
+                f"{requested}: a training run's folder; its evaluation files describe the "
+                "run (choose another -o)"
+            )
+        return requested
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(os.path.dirname(os.path.abspath(weights)), f"evaluation-{stamp}")
+    folder, number = base, 1
+    while os.path.exists(folder):
+        number += 1
+        folder = f"{base}-{number}"
+    return folder
+
+
 def run(args):
     from c3d.commands.summary import parse_input_shape
     from c3d.training.datasets import read_class_index
-    from c3d.training.run import read_run_config
+    from c3d.training.run import read_run_config, write_json
 
     weights = args.weights
     if not os.path.isfile(weights):
         raise C3DError(f"{weights}: no such weights file")
     config = read_run_config(os.path.dirname(os.path.abspath(weights))) or {}
+    out_dir = output_folder(args.output_dir, weights)
     kind = args.model or config.get("model", "c3d")
     if args.input_shape:
         shape = parse_input_shape(args.input_shape)[:3]
@@ -99,15 +130,17 @@ def run(args):
         batch_size=args.batch_size,
         workers=args.workers,
     )
-    out_dir = args.output_dir or os.path.dirname(os.path.abspath(weights))
+    os.makedirs(out_dir, exist_ok=True)
     csv_path, png_path = save_confusion_matrix(result, out_dir)
     if result.skipped:
         log.warning("%d videos could not be decoded and were skipped", len(result.skipped))
     summary = {
         **result.summary(),
+        "weights": os.path.abspath(weights),
         "confusion_matrix_csv": csv_path,
         "confusion_matrix_png": png_path,
     }
+    write_json(os.path.join(out_dir, "evaluation.json"), summary)
     if args.json:
         print(json.dumps(summary))
     else:

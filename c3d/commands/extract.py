@@ -60,7 +60,8 @@ def h5_path(output):
 
 
 def make_writer(args):
-    from c3d.extraction.writers import H5Writer, NpzWriter
+    from c3d.extraction.h5store import H5Writer
+    from c3d.extraction.writers import NpzWriter
 
     if args.format == "h5":
         return H5Writer(h5_path(args.output))
@@ -69,6 +70,9 @@ def make_writer(args):
 
 def run(args):
     from c3d.errors import C3DError
+    from c3d.extraction import provenance
+    from c3d.extraction.features import plan_outputs
+    from c3d.model.loader import resolve_weights
     from c3d.model.plan import check_layer
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
@@ -77,17 +81,34 @@ def run(args):
     check_positive("--batch-size", args.batch_size)
     check_positive("--decoders", args.decoders)
     check_layer(args.layer)
+    weights = resolve_weights(args.weights)
     clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs)
     if not videos and not problems:
         raise C3DError("no videos to extract")
     writer = make_writer(args)
-    todo = [v for v in videos if args.overwrite or not writer.exists(v.key)]
-    skipped = len(videos) - len(todo)
+    writer.prepare()  # an output that cannot be written fails here, before any model runs
+    settings = provenance.settings(
+        layer=args.layer,
+        stride=args.stride,
+        precision=args.precision,
+        input_shape=clip_format.input_shape,
+        weights=weights,
+        mean_cube=clip_format.mean_cube,
+        mean_source=args.mean,
+    )
+    todo, skipped, unrecorded, clashes = plan_outputs(videos, writer, settings, args.overwrite)
+    problems += clashes
     if skipped:
         print(
             f"c3d extract: skipping {skipped} of {len(videos)} videos already extracted "
             f"in {writer.describe()} (--overwrite redoes them)",
+            file=sys.stderr,
+        )
+    if unrecorded:
+        print(
+            f"c3d extract: {unrecorded} of them record no settings (written before c3d 1.1), "
+            "so they could not be checked against this run's",
             file=sys.stderr,
         )
 
@@ -95,7 +116,7 @@ def run(args):
     if todo:
         from c3d.model.loader import load_model
 
-        model = load_model(args.weights, precision=args.precision)
+        model = load_model(weights, precision=args.precision)
 
     from c3d.commands.reporting import RunReport
 
@@ -115,11 +136,13 @@ def run(args):
                 stride=args.stride,
                 batch_size=args.batch_size,
                 clip_format=clip_format,
+                settings=settings,
                 decoders=args.decoders,
+                overwrite=args.overwrite,
             )
     finally:
         try:
-            writer.close()  # h5: fold the finished videos into the file, even on Ctrl-C
+            writer.close()  # h5: pack the finished videos into the file, even on Ctrl-C
         finally:
             report.close()
     print(f"c3d extract: {report.summary()}; features in {writer.describe()}", file=sys.stderr)

@@ -22,6 +22,7 @@ class RunReport:
         self.failures_file = failures_file
         self.done = 0
         self.skipped = skipped
+        self.elsewhere = 0  # done, or being done, by another process sharing the output
         self.failures = []
         self.clips = 0
         self.started = time.monotonic()
@@ -49,6 +50,10 @@ class RunReport:
         self.done += 1
         self.bar.update(1)
 
+    def done_elsewhere(self):
+        self.elsewhere += 1
+        self.bar.update(1)
+
     def failure(self, reason):
         self.failures.append(reason)
         self.bar.write(reason, file=self.stream)
@@ -56,8 +61,9 @@ class RunReport:
 
     def summary(self):
         elapsed = time.monotonic() - self.started
+        elsewhere = f", by other processes {self.elsewhere}" if self.elsewhere else ""
         return (
-            f"done {self.done}, skipped {self.skipped}, failed {self.failed} "
+            f"done {self.done}, skipped {self.skipped}{elsewhere}, failed {self.failed} "
             f"({self.clips} clips in {elapsed:.1f} s, {self.clips_per_second():.1f} clips/s)"
         )
 

@@ -15,8 +15,9 @@ def add_arguments(parser):
 
 
 def parse_input_shape(text):
-    """'16,112,112' -> (16, 112, 112, 3)."""
+    """'16,112,112' -> (16, 112, 112, 3), checked against C3D's pools (one-line errors)."""
     from c3d.errors import C3DError
+    from c3d.model.plan import check_input_shape
 
     try:
         frames, height, width = (int(part) for part in text.split(","))
@@ -24,7 +25,10 @@ def parse_input_shape(text):
         raise C3DError(
             f"--input-shape must be T,H,W (e.g. {DEFAULT_SHAPE}), got {text!r}"
         ) from None
-    return frames, height, width, 3
+    try:
+        return check_input_shape((frames, height, width, 3))
+    except ValueError as exc:
+        raise C3DError(f"--input-shape {text}: {exc}") from None
 
 
 def run(args):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from c3d.extraction.features import run_one
+from c3d.extraction.features import clip_format_for, run_one
 from c3d.model.inference import predict_fn
 from c3d.model.labels import class_labels
 from c3d.model.loader import DEFAULT_WEIGHTS, cached_model
@@ -67,5 +67,8 @@ def classify(
     """
     if model is None:
         model = cached_model(weights, precision)
-    result = run_one(path, predict_fn(model), stride=stride, batch_size=batch_size, mean=mean)
+    clip_format = clip_format_for(model, mean)
+    result = run_one(
+        path, predict_fn(model), clip_format=clip_format, stride=stride, batch_size=batch_size
+    )
     return classification(result, labels, top)

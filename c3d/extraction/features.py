@@ -8,7 +8,10 @@ stream in → 16-frame clips every ``stride`` frames → mean cube subtracted, c
 
 import contextlib
 
-from c3d.extraction.writers import feature_arrays
+from c3d.errors import C3DError
+from c3d.extraction import provenance
+from c3d.extraction.claims import Claims
+from c3d.extraction.writers import fatal_write_error, feature_arrays
 from c3d.model.builder import feature_model
 from c3d.model.inference import predict_fn
 from c3d.model.loader import DEFAULT_WEIGHTS, cached_model
@@ -19,7 +22,18 @@ from c3d.video.decode import VideoError
 from c3d.video.stream import path_of, run_videos
 
 
-def run_one(path, predict, *, stride, batch_size, mean):
+def clip_format_for(model, mean=None):
+    """The ClipFormat of the clips ``model`` takes (C3D's 16x112x112, or its own shape)."""
+    shape = model.input_shape
+    if isinstance(shape, list) or len(shape) != 5 or shape[-1] != 3 or None in shape[1:]:
+        raise C3DError(
+            f"the model takes input of shape {shape}; C3D clips are (batch, frames, height, "
+            "width, 3)"
+        )
+    return ClipFormat.from_input_shape(shape[1:], mean=mean)
+
+
+def run_one(path, predict, *, clip_format, stride, batch_size):
     """The VideoResult of one video; raises VideoError (a C3DError) if it failed.
 
     Its last batch runs at its own size: nothing is wasted on padding clips.
@@ -28,7 +42,7 @@ def run_one(path, predict, *, stride, batch_size, mean):
         [path],
         predict,
         stride=stride,
-        clip_format=ClipFormat(mean=mean),
+        clip_format=clip_format,
         batch_size=batch_size or default_batch_size(),
         decoders=1,
         pad_last=False,
@@ -86,19 +100,75 @@ def extract_features(
     """
     if model is None:
         model = cached_model(weights, precision)
-    predict = predict_fn(feature_model(model, layer))
-    result = run_one(path, predict, stride=stride, batch_size=batch_size, mean=mean)
+    extractor = feature_model(model, layer)
+    clip_format = clip_format_for(extractor, mean)
+    result = run_one(
+        path, predict_fn(extractor), clip_format=clip_format, stride=stride, batch_size=batch_size
+    )
     return result_arrays(result)
 
 
+def plan_outputs(videos, writer, settings, overwrite=False):
+    """Which ``videos`` to compute: (todo, done before, done before without settings, problems).
+
+    A video whose output records other settings stops the run (one line naming the first
+    that differs) unless ``overwrite``; one whose key cannot be written (an HDF5 key clash)
+    is a problem, reported like a failed video.
+    """
+    clashes = writer.clashes(video.key for video in videos)
+    problems = [
+        f"{video.path}: its output {video.key!r} cannot sit beside {clashes[video.key]} in "
+        f"{writer.describe()}"
+        for video in videos
+        if video.key in clashes
+    ]
+    videos = [video for video in videos if video.key not in clashes]
+    recorded = {} if overwrite else writer.recorded(video.key for video in videos)
+    todo, done, unrecorded = [], 0, 0
+    for video in videos:
+        if video.key not in recorded:
+            todo.append(video)
+            continue
+        done += 1
+        if not recorded[video.key]:
+            unrecorded += 1
+            continue
+        message = provenance.mismatch_message(
+            f"{writer.describe()}: {video.key}", recorded[video.key], settings
+        )
+        if message is not None:
+            raise C3DError(message)
+    return todo, done, unrecorded, problems
+
+
 def extract_videos(
-    videos, model, writer, report, *, layer, stride, batch_size, clip_format, decoders=None
+    videos,
+    model,
+    writer,
+    report,
+    *,
+    layer,
+    stride,
+    batch_size,
+    clip_format,
+    settings=None,
+    decoders=None,
+    overwrite=False,
 ):
     """Extract ``videos`` (``c3d.video.inputs.VideoInput``) into ``writer``, telling ``report``.
 
-    A video that fails — unreadable, or its output cannot be written — is reported and
-    the run goes on.
+    Each video is claimed before it is decoded (``c3d.extraction.claims``), so processes
+    sharing the output split the work; a video done or claimed by another process is
+    skipped. A video that fails — unreadable, or its output cannot be written — is reported
+    and the run goes on; a full or read-only disk stops it (one line, ``C3DError``).
     """
+    claims = Claims(writer.claims_folder)
+
+    def claim(video):
+        if not overwrite and writer.exists(video.key):
+            return False
+        return claims.acquire(video.key)
+
     predict = predict_fn(feature_model(model, layer))
     results = run_videos(
         videos,
@@ -108,16 +178,27 @@ def extract_videos(
         batch_size=batch_size,
         decoders=decoders,
         on_batch=report.clips_done,
+        claim=claim,
     )
-    with contextlib.closing(results):
-        for result in results:
-            if not result.ok:
-                report.failure(result.reason)
-                continue
-            try:
-                writer.write(result.video.key, result_arrays(result))
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                report.failure(f"{path_of(result.video)}: cannot write its features ({reason})")
-                continue
-            report.video_done()
+    try:
+        with contextlib.closing(results):
+            for result in results:
+                if result.skipped:
+                    report.done_elsewhere()
+                    continue
+                if not result.ok:
+                    report.failure(result.reason)
+                    continue
+                try:
+                    writer.write(result.video.key, result_arrays(result), settings)
+                except OSError as exc:
+                    fatal = fatal_write_error(writer.describe(), exc)
+                    if fatal is not None:
+                        raise fatal from None
+                    reason = exc.strerror or str(exc)
+                    report.failure(f"{path_of(result.video)}: cannot write its features ({reason})")
+                    continue
+                claims.release(result.video.key)
+                report.video_done()
+    finally:
+        claims.release_all()

@@ -7,8 +7,6 @@ argument checked before anything is built, with a "Received: …" error. Only Ke
 APIs are used, so the models run on the TensorFlow, JAX and torch backends.
 """
 
-import weakref
-
 import keras
 
 from c3d.errors import C3DError
@@ -194,9 +192,6 @@ def create_features_extractor(model, layer="fc6"):
 # The spelling used by earlier Keras ports of C3D, kept so their scripts keep working.
 create_features_exctractor = create_features_extractor
 
-_extractors = weakref.WeakKeyDictionary()
-
-
 def feature_model(model, layer=None):
     """A model whose output is ``layer``'s, from a full C3D or a ready feature extractor.
 
@@ -215,7 +210,9 @@ def feature_model(model, layer=None):
         return model
     if name not in names:
         raise C3DError(f"the model has no layer {name!r} to take {layer} features from")
-    extractors = _extractors.setdefault(model, {})
-    if name not in extractors:
-        extractors[name] = create_features_extractor(model, name)
-    return extractors[name]
+    from c3d.model.inference import model_cache
+
+    cache = model_cache(model)
+    if ("extractor", name) not in cache:
+        cache["extractor", name] = create_features_extractor(model, name)
+    return cache["extractor", name]

@@ -1,7 +1,5 @@
 """The fastest measured way to run a Keras model on batches, per backend."""
 
-import weakref
-
 import keras
 import numpy as np
 
@@ -33,12 +31,30 @@ def make_predict_fn(model):
     return predict
 
 
-_predict_fns = weakref.WeakKeyDictionary()
+class _Cache:
+    """What c3d keeps per model. Not a dict: Keras' saving walks dicts for layers to save."""
+
+    def __init__(self):
+        self.items = {}
+
+
+def model_cache(model):
+    """A dict that lives and dies with ``model`` (extractors, compiled calls).
+
+    Kept on the model itself, not in a module-level table keyed by it: a weak-keyed
+    table leaked every model whose cached value referred back to it (its compiled call
+    does), 320 MB of weights each.
+    """
+    cache = model.__dict__.get("_c3d_cache")
+    if cache is None:
+        cache = _Cache()
+        object.__setattr__(model, "_c3d_cache", cache)  # past Keras' attribute tracking
+    return cache.items
 
 
 def predict_fn(model):
     """``make_predict_fn(model)``, made once per model (tracing costs seconds)."""
-    fn = _predict_fns.get(model)
-    if fn is None:
-        fn = _predict_fns[model] = make_predict_fn(model)
-    return fn
+    cache = model_cache(model)
+    if "predict" not in cache:
+        cache["predict"] = make_predict_fn(model)
+    return cache["predict"]

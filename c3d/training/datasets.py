@@ -79,6 +79,62 @@ class DecodeFailures:
             return dict(self._reasons)
 
 
+def _probe(path):
+    """None if the video opens and yields a frame, else the one-line reason it does not."""
+    from c3d.video.decode import VideoError, open_video
+
+    try:
+        capture = open_video(path)
+    except VideoError as exc:
+        return str(exc)
+    try:
+        ok, frame = capture.read()
+    except Exception as exc:  # a corrupt file can make OpenCV raise anything
+        return f"{path}: {exc}"
+    finally:
+        capture.release()
+    return None if ok and frame is not None else f"{path}: no frames could be decoded"
+
+
+def check_trainable(video_set, source, workers=None):
+    """Refuse data a classifier cannot be trained on, in one line naming the class.
+
+    Fewer than 2 classes (a 1-way softmax is "right" on every clip), or a class none of
+    whose training videos decodes (it would have no step, and an epoch of no steps still
+    reports a best epoch). Each video is opened and its first frame decoded, in parallel.
+    """
+    import concurrent.futures
+
+    from tqdm import tqdm
+
+    from c3d.runtime import available_cpus
+
+    names = video_set.class_names
+    if len(names) < 2:
+        listed = ", ".join(repr(n) for n in names) or "none"
+        raise C3DError(f"{source}: {len(names)} class ({listed}); training needs at least 2")
+    workers = workers or 2 * available_cpus()
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        reasons = list(
+            tqdm(
+                pool.map(_probe, video_set.paths),
+                total=len(video_set),
+                desc="checking videos",
+                unit="video",
+                disable=None,
+            )
+        )
+    for label, name in enumerate(names):
+        mine = [r for r, lab in zip(reasons, video_set.labels, strict=True) if lab == label]
+        if not mine:
+            raise C3DError(f"{source}: class {name!r} has no training video")
+        if all(mine):
+            raise C3DError(
+                f"{source}: class {name!r} has no decodable training video "
+                f"({len(mine)} tried; e.g. {mine[0]})"
+            )
+
+
 def class_folders(root):
     """A folder of class sub-folders -> VideoSet (classes sorted by name, videos by path)."""
     root = os.fspath(root)

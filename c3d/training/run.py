@@ -195,12 +195,14 @@ def read_run_config(run_dir):
 
 def _new_run(run_dir, options, data_options):
     """The config and video sets of a new run; nothing is written yet."""
-    from c3d.training.datasets import resolve_training_data
+    from c3d.training.datasets import check_trainable, resolve_training_data
 
     if os.path.isdir(run_dir) and os.listdir(run_dir):
         hint = "add --resume to continue it" if read_run_config(run_dir) else "it is not empty"
         raise C3DError(f"{run_dir}: holds files already ({hint}, or choose another -o)")
     train_set, val_set = resolve_training_data(**data_options, seed=options.seed)
+    source = data_options.get("train_list") or data_options.get("data")
+    check_trainable(train_set, source)
     config = {
         "format": CONFIG_FORMAT,
         "model": options.model,

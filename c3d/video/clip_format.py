@@ -72,8 +72,9 @@ class ClipFormat:
         if self.resize_hw[0] < self.height or self.resize_hw[1] < self.width:
             raise ValueError(f"cannot crop {self.height}x{self.width} from {self.resize_hw}")
         self._mean_source = os.fspath(mean) if isinstance(mean, (str, os.PathLike)) else None
+        self.mean_cube = load_mean(mean)  # as given: (3, L, H, W), what outputs record
         try:
-            self._mean, self._mean_offset = _fit_mean(load_mean(mean), self.frames, self.resize_hw)
+            self._mean, self._mean_offset = _fit_mean(self.mean_cube, self.frames, self.resize_hw)
         except ValueError as exc:
             raise self._mean_error(exc) from None
         self._centre_mean = self.mean_at(self.center_offsets())

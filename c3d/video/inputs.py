@@ -7,7 +7,9 @@ never collide. The extension stays in the key (``a/clip.mp4`` → ``a/clip.mp4.n
 so ``clip.mp4`` and ``clip.avi`` side by side do not collide either.
 
 - a folder: searched recursively for video files (hidden files and folders skipped,
-  e.g. macOS ``._clip.mp4``); keys are relative to that folder.
+  e.g. macOS ``._clip.mp4``); keys are relative to that folder. Symlinked folders are
+  followed (a link back to a folder already searched is not: no loops); a folder that
+  cannot be read is a problem, reported like a failed video.
 - a file: taken as a video whatever its extension; its key is its file name.
 - ``@list.txt``: one file or folder per line (blank lines and ``#`` comments ignored),
   relative paths taken relative to the list's folder; a listed file keeps its listed
@@ -36,9 +38,31 @@ def _is_hidden(name):
     return name.startswith(".")
 
 
-def videos_in_folder(folder):
-    """Yield the video files under ``folder`` (recursively, sorted) with their keys."""
-    for root, dirs, files in os.walk(folder):
+def _identity(folder):
+    try:
+        status = os.stat(folder)
+    except OSError:
+        return folder
+    return (status.st_dev, status.st_ino)
+
+
+def videos_in_folder(folder, problems=None):
+    """Yield the video files under ``folder`` (recursively, sorted) with their keys.
+
+    Unreadable folders are appended to ``problems`` as "PATH: reason" lines.
+    """
+    seen = set()
+
+    def unreadable(error):
+        if problems is not None:
+            problems.append(f"{error.filename}: cannot read this folder ({error.strerror})")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        identity = _identity(root)
+        if identity in seen:  # a symlink back to a folder already searched
+            dirs.clear()
+            continue
+        seen.add(identity)
         dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
         for name in sorted(files):
             if _is_hidden(name) or not is_video_file(name):
@@ -92,8 +116,10 @@ def expand_inputs(args, unique_keys=True):
             entries = [(arg, os.path.basename(os.path.normpath(arg)))]
         for path, key in entries:
             if os.path.isdir(path):
-                found = list(videos_in_folder(path))
-                if not found:
+                unreadable = []
+                found = list(videos_in_folder(path, unreadable))
+                problems += unreadable
+                if not found and not unreadable:
                     problems.append(f"{path}: no video files in this folder")
             else:
                 found = [VideoInput(path, key)]

@@ -59,6 +59,7 @@ class VideoResult:
     padded: bool  # one clip, padded by repeating the last frame
 
     ok = True
+    skipped = False
 
 
 @dataclasses.dataclass
@@ -68,6 +69,18 @@ class VideoFailure:
     reason: str  # one line, "PATH: what is wrong"
 
     ok = False
+    skipped = False
+
+
+@dataclasses.dataclass
+class VideoSkipped:
+    """A video ``claim`` turned down: done, or being done, by another process."""
+
+    index: int
+    video: object
+
+    ok = False
+    skipped = True
 
 
 # --- messages between the threads -------------------------------------------------
@@ -91,6 +104,11 @@ class _VideoDone:
 class _VideoFailed:
     index: int
     reason: str
+
+
+@dataclasses.dataclass
+class _VideoTurnedDown:
+    index: int
 
 
 @dataclasses.dataclass
@@ -121,8 +139,9 @@ def one_line(error):
 class _Run:
     """The threads and queues of one run_videos call."""
 
-    def __init__(self, videos, stride, clip_format, batch_size, decoders, select, pad_last):
+    def __init__(self, videos, stride, clip_format, batch_size, decoders, select, pad_last, claim):
         self.pad_last = pad_last
+        self.claim = claim
         self.videos = list(videos)
         self.stride = stride
         self.format = clip_format
@@ -179,7 +198,10 @@ class _Run:
                     break
                 path = path_of(self.videos[index])
                 try:
-                    message = self._decode(index, path)
+                    if self.claim is not None and not self.claim(self.videos[index]):
+                        message = _VideoTurnedDown(index)
+                    else:
+                        message = self._decode(index, path)
                 except VideoError as exc:
                     message = _VideoFailed(index, str(exc))
                 except Exception as exc:  # a corrupt file can make OpenCV raise anything
@@ -247,7 +269,7 @@ class _Run:
                         if not self._put(self.batch_queue, batch):
                             return
                         batch = self._new_batch()
-                else:  # _VideoDone / _VideoFailed / _Crashed: pass on, in order
+                else:  # _VideoDone / _VideoFailed / _VideoTurnedDown / _Crashed: pass on
                     if not self._put(self.batch_queue, item):
                         return
             if batch.clips:
@@ -290,8 +312,9 @@ def run_videos(
     on_batch=None,
     select=None,
     pad_last=True,
+    claim=None,
 ):
-    """Run ``predict`` on the clips of ``videos``; yield a VideoResult or VideoFailure each.
+    """Run ``predict`` on the clips of ``videos``; yield what became of each video.
 
     Args:
         videos: paths, or objects with a ``.path`` (returned as given in the results).
@@ -309,8 +332,12 @@ def run_videos(
         pad_last: pad the last batch with zero clips to ``batch_size`` (fixed shapes, see
             above); False runs it at its own size, which wastes nothing on a single video
             (12 clips at batch 8 cost 12, not 16, clip computations).
+        claim: ``f(video) -> bool``, asked in a decoder thread just before the video is
+            decoded; False skips it (a ``VideoSkipped`` result): how processes sharing an
+            output split the work (``c3d.extraction.claims``).
 
-    Results come in the order videos finish, not necessarily the order given. Close the
+    Yields a VideoResult, VideoFailure or VideoSkipped per video, in the order videos
+    finish, not necessarily the order given. Close the
     generator (or exhaust it) to stop the threads; an exception or Ctrl-C in the loop
     does that too when the generator is closed, e.g. with ``contextlib.closing``.
     """
@@ -323,7 +350,7 @@ def run_videos(
     if not videos:
         return
     decoders = decoders or default_decoders()
-    run = _Run(videos, stride, clip_format, batch_size, decoders, select, pad_last)
+    run = _Run(videos, stride, clip_format, batch_size, decoders, select, pad_last, claim)
     assemblies = {}
     failed = set()
     run.start()
@@ -338,6 +365,9 @@ def run_videos(
                 failed.add(item.index)
                 assemblies.pop(item.index, None)
                 yield VideoFailure(item.index, run.videos[item.index], item.reason)
+                continue
+            if isinstance(item, _VideoTurnedDown):
+                yield VideoSkipped(item.index, run.videos[item.index])
                 continue
             if isinstance(item, _VideoDone):
                 assemblies.setdefault(item.index, _Assembly()).done = item
