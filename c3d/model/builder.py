@@ -192,6 +192,7 @@ def create_features_extractor(model, layer="fc6"):
 # The spelling used by earlier Keras ports of C3D, kept so their scripts keep working.
 create_features_exctractor = create_features_extractor
 
+
 def feature_model(model, layer=None):
     """A model whose output is ``layer``'s, from a full C3D or a ready feature extractor.
 
