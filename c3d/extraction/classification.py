@@ -66,6 +66,6 @@ def classify(
         ``class_names`` (all C labels).
     """
     if model is None:
-        model = cached_model(weights, precision)
+        model = cached_model(weights, precision, need_classifier=True)
     result = run_one(path, predict_fn(model), stride=stride, batch_size=batch_size, mean=mean)
     return classification(result, labels, top)
