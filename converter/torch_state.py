@@ -90,9 +90,18 @@ def _placeholder(qualified_name):
     )
 
 
-def _first_line(exc):
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# The line of torch's long weights-only message that says what was refused.
+_REFUSAL = re.compile(r"GLOBAL|Can only|Trying to|Unsupported|WeightsUnpickler error")
+
+
+def _reason(exc):
+    """The one line of a torch.load error that says what is wrong."""
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    refusals = [line for line in lines if _REFUSAL.search(line)]
+    line = (refusals or lines or [type(exc).__name__])[0]
+    return line.removeprefix("WeightsUnpickler error: ")
 
 
 def load_checkpoint(path, container):
@@ -120,13 +129,11 @@ def load_checkpoint(path, container):
             name = match.group(1) if match else None
             if name is None or name in placeholders or len(placeholders) >= _MAX_PLACEHOLDERS:
                 raise SourceFileError(
-                    f"{path}: torch's weights-only loader refuses it ({_first_line(exc)})"
+                    f"{path}: torch's weights-only loader refuses it ({_reason(exc)})"
                 ) from None
             placeholders[name] = _placeholder(name)
         except (RuntimeError, EOFError, OSError, ValueError, TypeError) as exc:
-            raise SourceFileError(
-                f"{path}: not a readable PyTorch file ({_first_line(exc)})"
-            ) from None
+            raise SourceFileError(f"{path}: not a readable PyTorch file ({_reason(exc)})") from None
 
 
 def _state_dict(path, checkpoint, torch):

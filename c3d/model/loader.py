@@ -63,17 +63,19 @@ def is_weights_name(weights):
 
 
 def resolve_weights(weights):
-    """The weights file ``weights`` names, or a one-line error saying how to get it.
+    """The weights file ``weights`` names, or a one-line ``WeightsFileError`` saying how to get it.
 
     The one place names and paths are told apart: a name of ``c3d.model.presets.PRESETS``
     is its converted file in the cache folder (``$C3D_HOME``, else ``~/.keras/models``);
     anything else is a path, as it always was.
     """
+    from c3d.model.weights import WeightsFileError
+
     if is_weights_name(weights):
         preset = PRESETS[weights]
         path = preset_path(weights)
         if not os.path.isfile(path):
-            raise C3DError(
+            raise WeightsFileError(
                 f"{path}: no such weights file (the {weights} weights; get them with "
                 f"`{preset.how_to_get}`, or set {CACHE_ENV} to the folder that holds "
                 f"{preset.file_name})"
@@ -81,7 +83,7 @@ def resolve_weights(weights):
         return path
     path = os.fspath(weights)
     if not os.path.isfile(path):
-        raise C3DError(f"{path}: no such weights file ({WEIGHTS_HINT})")
+        raise WeightsFileError(f"{path}: no such weights file ({WEIGHTS_HINT})")
     return path
 
 
