@@ -103,3 +103,13 @@ def test_classify_refuses_weights_without_fc8(tmp_path):
     video = make_video(tmp_path / "clip.avi", 16)
     with pytest.raises(WeightsFileError, match="headless.h5: has no fc8"):
         c3d.classify(video, weights=path)
+
+
+def test_train_takes_the_name_and_saves_the_file(cache, monkeypatch, tmp_path):
+    from c3d.training.run import TrainOptions
+
+    options = TrainOptions(model="c3d", weights="sports1m").resolved()
+    assert options.weights == str(cache / FILE_NAME)  # absolute: config.json keeps it
+    monkeypatch.setenv("C3D_HOME", str(tmp_path / "nothing_here"))
+    with pytest.raises(C3DError, match="`c3d fetch-weights`"):
+        TrainOptions(model="c3d", weights="sports1m").resolved()
