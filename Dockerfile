@@ -1,5 +1,6 @@
 # GPU image: the official TensorFlow GPU base (pinned to 2.21), the project installed in a
-# venv that sees the base image's TensorFlow, run as a non-root user.
+# venv that sees the base image's TensorFlow, run as a non-root user. The weights cache
+# ($C3D_HOME) is /app/models, where the host's models/ is mounted.
 #   docker build -t c3d-keras .
 #   docker run --rm --gpus all -v "$PWD/models:/app/models" c3d-keras            # make example
 #   docker run --rm --gpus all -v "$PWD/models:/app/models" c3d-keras make convert-weights
@@ -10,7 +11,8 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
     VENV=/opt/venv \
-    USE_DOCKER=0
+    USE_DOCKER=0 \
+    C3D_HOME=/app/models
 
 # make runs the project's targets; the base image's own Ubuntu release decides the versions.
 # hadolint ignore=DL3008

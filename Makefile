@@ -9,7 +9,9 @@ VENV        ?= .venv
 VPY         := $(VENV)/bin/python
 IMAGE       ?= c3d-keras:latest
 MODELS      ?= $(CURDIR)/models
-WEIGHTS     ?= models/c3d_sports1m.weights.h5
+# The converted Sports-1M weights: the repository's models/ when they are there, else the
+# name `sports1m`, which c3d finds in its cache ($C3D_HOME, else ~/.keras/models).
+WEIGHTS     ?= $(or $(wildcard models/c3d_sports1m.weights.h5),sports1m)
 CAFFEMODEL  ?=
 EXAMPLE     ?= examples/v_BaseballPitch_g01_c01.avi
 UCF101_DIR  ?=
@@ -50,8 +52,9 @@ build: $(STAMP)
 example: $(STAMP)
 	$(VPY) -m c3d.commands.example --weights $(WEIGHTS) --video $(EXAMPLE)
 
+# Into the weights cache (in the Docker image: /app/models, the mounted models/).
 convert-weights: $(STAMP)
-	$(VPY) -m c3d fetch-weights --models-dir models $(if $(CAFFEMODEL),--caffemodel $(CAFFEMODEL))
+	$(VPY) -m c3d fetch-weights $(if $(CAFFEMODEL),--caffemodel $(CAFFEMODEL))
 
 bench: $(STAMP)
 	$(VPY) -m bench

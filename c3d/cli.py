@@ -16,7 +16,10 @@ from c3d.errors import C3DError
 COMMANDS = {
     "extract": ("c3d.commands.extract", "extract C3D features (fc6/fc7/pool5) from videos"),
     "classify": ("c3d.commands.classify", "classify videos into Sports-1M classes"),
-    "convert": ("converter.commands", "convert a Caffe C3D .caffemodel to Keras weights"),
+    "convert": (
+        "converter.commands",
+        "convert C3D weights (Caffe, PyTorch, Keras 1/2) to Keras 3 weights",
+    ),
     "convert-mean": ("converter.commands", "convert a Caffe mean .binaryproto to .npy"),
     "fetch-weights": ("converter.commands", "download and convert the Sports-1M weights"),
     "train": ("c3d.commands.train", "train C3D-BN or fine-tune C3D on labelled videos"),

@@ -1,1 +1,1 @@
-"""Reading Caffe C3D model files (both the C3D v1.0 fork and upstream Caffe) and converting them."""
+"""Converting foreign C3D weight files (Caffe, PyTorch, Keras 1/2) to Keras 3 weights."""

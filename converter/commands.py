@@ -8,18 +8,28 @@ import os
 import sys
 
 from c3d.errors import C3DError
-from converter.sources import SPORTS1M_CAFFEMODEL, SPORTS1M_URLS, SPORTS1M_WEIGHTS
+from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, SPORTS1M, cache_dir
 
 
 def add_arguments(name, parser):
     if name == "convert":
         parser.description = (
-            "Convert a Caffe C3D model (C3D v1.0 fork or upstream Caffe format, detected "
-            "by itself) to Keras 3 weights for c3d.C3D_model. fc8's class count comes "
-            "from the file. Prints the layer mapping on stdout."
+            "Convert C3D weights to Keras 3 weights for c3d.C3D_model: a Caffe model (C3D "
+            "v1.0 fork or upstream Caffe), a PyTorch file (DavideA/c3d-pytorch's c3d.pickle, "
+            "mmaction2's C3D checkpoints; needs torch) or a Keras 1/2 .h5 of the earlier "
+            "Keras ports. The format is told from the file's content, not its name, and "
+            "said on stderr; fc8's class count comes from the file. Prints the layer "
+            "mapping on stdout."
         )
-        parser.add_argument("caffemodel", metavar="CAFFEMODEL", help="the .caffemodel file")
+        parser.add_argument("source", metavar="FILE", help="the weights file to convert")
         parser.add_argument("output", metavar="OUT.weights.h5", help="Keras weights to write")
+        parser.add_argument(
+            "--num-classes",
+            type=int,
+            metavar="N",
+            help="for a file without fc8 (mmaction2's Sports-1M backbone): add a fresh, "
+            "random N-way fc8 (default: write no fc8, a model for features)",
+        )
     elif name == "convert-mean":
         parser.description = (
             "Convert a Caffe mean .binaryproto (either format) to a float32 .npy of shape "
@@ -30,12 +40,16 @@ def add_arguments(name, parser):
         parser.add_argument("output", metavar="OUT.npy", help="numpy file to write")
     elif name == "fetch-weights":
         parser.description = (
-            f"Download the C3D authors' Sports-1M model ({SPORTS1M_CAFFEMODEL}, ~320 MB) "
+            f"Download the C3D authors' Sports-1M model ({SPORTS1M.source_file}, ~320 MB) "
             f"into MODELS_DIR unless it is there (a partial download is resumed), then "
-            f"convert it to MODELS_DIR/{SPORTS1M_WEIGHTS}."
+            f"convert it to MODELS_DIR/{SPORTS1M.file_name}, where --weights sports1m "
+            f"(the default of c3d extract and classify) finds it."
         )
         parser.add_argument(
-            "--models-dir", default="models", help="folder for both files (default: models)"
+            "--models-dir",
+            default=None,
+            help=f"folder for both files (default: the weights cache, ${CACHE_ENV} if set, "
+            f"else {DEFAULT_CACHE})",
         )
         parser.add_argument(
             "--caffemodel", metavar="PATH", help="use this .caffemodel instead of downloading"
@@ -44,14 +58,14 @@ def add_arguments(name, parser):
             "--url",
             action="append",
             metavar="URL",
-            help="download from URL (repeatable; default: " + " then ".join(SPORTS1M_URLS) + ")",
+            help="download from URL (repeatable; default: " + " then ".join(SPORTS1M.urls) + ")",
         )
     else:
         raise ValueError(f"converter.commands has no command {name!r}")
 
 
-def _convert(caffemodel, output):
-    from converter.convert import convert_caffemodel, format_table
+def _convert(source, output, num_classes=None):
+    from converter.convert import convert_weights, format_table
 
     if "tensorflow" not in sys.modules:
         # oneDNN's allocator keeps freed buffers pooled: ~250 MB more peak memory while
@@ -59,8 +73,8 @@ def _convert(caffemodel, output):
         # nothing by doing without.
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
-    rows = convert_caffemodel(caffemodel, output)
-    print(format_table(rows), flush=True)
+    conversion = convert_weights(source, output, num_classes)
+    print(format_table(conversion.rows, conversion.source.column), flush=True)
 
 
 def _convert_mean(mean_path, output):
@@ -86,16 +100,18 @@ def _convert_mean(mean_path, output):
 def _fetch_weights(models_dir, caffemodel, urls):
     from converter.download import fetch
 
+    models_dir = cache_dir() if models_dir is None else models_dir
     if caffemodel is None:
-        caffemodel = fetch(os.path.join(models_dir, SPORTS1M_CAFFEMODEL), urls or SPORTS1M_URLS)
+        caffemodel = fetch(os.path.join(models_dir, SPORTS1M.source_file), urls or SPORTS1M.urls)
     elif not os.path.isfile(caffemodel):
         raise C3DError(f"{caffemodel}: no such file")
-    _convert(caffemodel, os.path.join(models_dir, SPORTS1M_WEIGHTS))
+    os.makedirs(models_dir, exist_ok=True)
+    _convert(caffemodel, os.path.join(models_dir, SPORTS1M.file_name))
 
 
 def run(args):
     if args.command == "convert":
-        _convert(args.caffemodel, args.output)
+        _convert(args.source, args.output, args.num_classes)
     elif args.command == "convert-mean":
         _convert_mean(args.mean, args.output)
     elif args.command == "fetch-weights":

@@ -1,4 +1,5 @@
-"""Shared fixtures: test data paths and a full-size C3D weights file with random weights."""
+"""Shared fixtures: test data paths, a full-size C3D weights file with random weights, and an
+empty weights cache for every test (so weights in the real ~/.keras/models never count)."""
 
 import os
 import pathlib
@@ -13,6 +14,17 @@ DATA = pathlib.Path(__file__).parent / "data"
 BASEBALL_VIDEO = DATA / "v_BaseballPitch_g01_c01.avi"
 MAKEUP_VIDEO = DATA / "v_ApplyEyeMakeup_g01_c01.avi"
 FB_MEAN_BINARYPROTO = DATA / "fb_train16_128_mean.binaryproto"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def empty_weights_cache(tmp_path_factory):
+    """``$C3D_HOME`` set to an empty folder for the whole session (child processes too)."""
+    from c3d.model.presets import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("weights_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

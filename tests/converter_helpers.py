@@ -19,15 +19,24 @@ def cli_env():
     return env
 
 
-def run_c3d(*args, timeout=600):
-    """``python -m c3d ARGS`` in a child process, output captured as text."""
+def run_c3d(*args, timeout=600, env=None, cwd=REPO):
+    """``python -m c3d ARGS`` in a child process, output captured as text.
+
+    ``env``: variables to set (a value None removes one); ``cwd``: its working directory.
+    """
+    child_env = cli_env()
+    for name, value in (env or {}).items():
+        if value is None:
+            child_env.pop(name, None)
+        else:
+            child_env[name] = str(value)
     return subprocess.run(
         [sys.executable, "-m", "c3d", *map(str, args)],
         capture_output=True,
         text=True,
-        env=cli_env(),
+        env=child_env,
         timeout=timeout,
-        cwd=REPO,
+        cwd=cwd,
     )
 
 

@@ -16,8 +16,12 @@ from converter.caffe.model import C3D_FORK, UPSTREAM, CaffeLayer, iter_layers
 from converter.caffe.schema import caffe_messages, file_descriptor
 from converter.errors import CaffeFileError
 from converter.layout import (
+    caffe_shape_of_keras,
+    conv_kernel_to_caffe,
     conv_kernel_to_keras,
+    dense_kernel_to_caffe,
     dense_kernel_to_keras,
+    flatten_dense_kernel_to_caffe,
     flatten_dense_kernel_to_keras,
 )
 
@@ -323,3 +327,26 @@ def test_fc6_rows_follow_the_channels_last_flatten():
     np.testing.assert_allclose(keras_out, caffe_out, rtol=1e-5, atol=1e-5)
     # a plain transpose, the classic bug, does not
     assert not np.allclose(pool5.transpose(1, 2, 3, 0).reshape(-1) @ caffe_w.T, caffe_out)
+
+
+def test_keras_layouts_go_back_to_caffe_by_the_same_rules():
+    """Keras files (the earlier ports') are brought to Caffe layout: each weight back at
+    its Caffe index, and fc6 giving Caffe's output on Caffe's (C, D, H, W) flatten."""
+    rng = np.random.default_rng(3)
+    keras_kernel = rng.standard_normal((3, 3, 3, 2, 4)).astype(np.float32)
+    caffe = conv_kernel_to_caffe(keras_kernel)
+    assert caffe.shape == caffe_shape_of_keras(keras_kernel.shape) == (4, 2, 3, 3, 3)
+    for d, h, w, i, o in np.ndindex(keras_kernel.shape):
+        assert caffe[o, i, d, h, w] == keras_kernel[d, h, w, i, o]
+    dense = rng.standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(dense_kernel_to_caffe(dense), dense.T)
+
+    channels, depth, height, width = 3, 2, 2, 3
+    pool5 = rng.standard_normal((depth, height, width, channels)).astype(np.float32)
+    keras_w = rng.standard_normal((pool5.size, 5)).astype(np.float32)
+    caffe_w = flatten_dense_kernel_to_caffe(keras_w, pool5.shape)
+    assert caffe_w.shape == caffe_shape_of_keras(keras_w.shape) == (5, pool5.size)
+    keras_out = pool5.reshape(-1) @ keras_w
+    caffe_out = caffe_w @ pool5.transpose(3, 0, 1, 2).reshape(-1)
+    np.testing.assert_allclose(caffe_out, keras_out, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(flatten_dense_kernel_to_keras(caffe_w, pool5.shape), keras_w)

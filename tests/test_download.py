@@ -17,8 +17,8 @@ from converter_helpers import (
 )
 
 from c3d.errors import C3DError
+from c3d.model.presets import SPORTS1M
 from converter.download import PART_SUFFIX, DownloadError, download, fetch
-from converter.sources import SPORTS1M_CAFFEMODEL, SPORTS1M_WEIGHTS
 
 SIZE = 300_000
 
@@ -119,12 +119,12 @@ def test_fetch_weights_offline_fails_with_one_clear_line(tmp_path):
     result = run_c3d("fetch-weights", "--models-dir", models, "--url", url)
     assert_one_line_error(
         result,
-        os.path.join(models, SPORTS1M_CAFFEMODEL),
+        os.path.join(models, SPORTS1M.source_file),
         f"Download it yourself from {url}",
         "--caffemodel",
     )
-    assert no_output_left(models, SPORTS1M_WEIGHTS)
-    assert no_output_left(models, SPORTS1M_CAFFEMODEL)
+    assert no_output_left(models, SPORTS1M.file_name)
+    assert no_output_left(models, SPORTS1M.source_file)
 
 
 def test_fetch_weights_with_a_missing_caffemodel(tmp_path):

@@ -20,5 +20,5 @@ def test_missing_weights_print_how_to_get_them(tmp_path, subprocess_env):
     )
     assert result.returncode != 0
     assert "none.weights.h5: no such weights file" in result.stderr
-    assert "make convert-weights" in result.stderr
+    assert "c3d fetch-weights" in result.stderr
     assert result.stdout == ""

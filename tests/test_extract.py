@@ -73,5 +73,10 @@ def test_empty_video_raises_with_the_reason(model, tmp_path):
 
 def test_missing_default_weights_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(c3d.errors.C3DError, match="make convert-weights"):
+    monkeypatch.setenv("C3D_HOME", str(tmp_path / "cache"))
+    expected = tmp_path / "cache" / "c3d_sports1m.weights.h5"
+    with pytest.raises(c3d.errors.C3DError) as caught:
         c3d.extract_features(BASEBALL_VIDEO)
+    message = str(caught.value)
+    assert message.startswith(f"{expected}: no such weights file")
+    assert "`c3d fetch-weights`" in message and "\n" not in message

@@ -193,4 +193,4 @@ def test_bad_options_fail_before_any_work(tmp_path, capsys):
     assert extract(BASEBALL_VIDEO, "-o", tmp_path, "--stride", "0") == 1
     assert "--stride must be at least 1" in capsys.readouterr().err
     assert extract(BASEBALL_VIDEO, "-o", tmp_path, "--weights", tmp_path / "none.h5") == 1
-    assert "make convert-weights" in capsys.readouterr().err
+    assert "`c3d fetch-weights`" in capsys.readouterr().err

@@ -71,7 +71,9 @@ def run(args):
     check_positive("--batch-size", args.batch_size)
     clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs, unique_keys=False)
-    model = load_model(args.weights, precision=args.precision) if videos else None
+    model = (
+        load_model(args.weights, precision=args.precision, need_classifier=True) if videos else None
+    )
 
     from c3d.commands.reporting import RunReport
     from c3d.extraction.classification import classification

@@ -91,12 +91,11 @@ def output_folder(requested, weights):
 
 def run(args):
     from c3d.commands.summary import parse_input_shape
+    from c3d.model.loader import resolve_weights
     from c3d.training.datasets import read_class_index
     from c3d.training.run import read_run_config, write_json
 
-    weights = args.weights
-    if not os.path.isfile(weights):
-        raise C3DError(f"{weights}: no such weights file")
+    weights = resolve_weights(args.weights)
     config = read_run_config(os.path.dirname(os.path.abspath(weights))) or {}
     out_dir = output_folder(args.output_dir, weights)
     kind = args.model or config.get("model", "c3d")

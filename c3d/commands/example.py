@@ -1,17 +1,18 @@
 """``make example``: classify the example video and extract its features, with the Python API.
 
-    python -m c3d.commands.example --weights models/c3d_sports1m.weights.h5 \\
+    python -m c3d.commands.example [--weights sports1m] \\
         --video examples/v_BaseballPitch_g01_c01.avi
 
 Prints the top-5 Sports-1M classes, a summary of the fc6 features and where their
-``.npz`` went. Without the weights file it says how to get them and exits with 2.
+``.npz`` went. Without the weights it says how to get them and exits with 2.
 """
 
 import argparse
 import os
 import sys
 
-from c3d.model.loader import DEFAULT_WEIGHTS
+from c3d.errors import C3DError
+from c3d.model.loader import DEFAULT_WEIGHTS, resolve_weights
 
 DEFAULT_VIDEO = os.path.join("examples", "v_BaseballPitch_g01_c01.avi")
 DEFAULT_OUTPUT = os.path.join("runs", "example")
@@ -22,7 +23,11 @@ def main(argv=None):
         prog="python -m c3d.commands.example",
         description="classify a video and extract its C3D fc6 features",
     )
-    parser.add_argument("--weights", default=DEFAULT_WEIGHTS, help=f"(default {DEFAULT_WEIGHTS})")
+    parser.add_argument(
+        "--weights",
+        default=DEFAULT_WEIGHTS,
+        help=f"weights name or file (default {DEFAULT_WEIGHTS}, from the weights cache)",
+    )
     parser.add_argument("--video", default=DEFAULT_VIDEO, help=f"(default {DEFAULT_VIDEO})")
     parser.add_argument(
         "--output", default=DEFAULT_OUTPUT, help=f"folder for the .npz (default {DEFAULT_OUTPUT})"
@@ -30,23 +35,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     # Checked before TensorFlow loads, so the hint comes at once.
-    if not os.path.isfile(args.weights):
+    try:
+        weights = resolve_weights(args.weights)
+    except C3DError as exc:
         print(
-            f"c3d example: {args.weights}: no such weights file.\n"
-            "Get the Sports-1M weights converted from the original Caffe model with\n"
-            "    make convert-weights\n"
-            "(or pass a converted .caffemodel: make convert-weights CAFFEMODEL=path).",
+            f"c3d example: {exc}\n"
+            "Get the Sports-1M weights, converted from the authors' Caffe model, with\n"
+            "    c3d fetch-weights\n"
+            "(`make convert-weights` in a clone of the repository; add --caffemodel PATH, or\n"
+            "CAFFEMODEL=PATH for make, if you have the Caffe model already).",
             file=sys.stderr,
         )
         return 2
 
     import c3d
-    from c3d.errors import C3DError
     from c3d.extraction.writers import key_path, write_npz
     from c3d.model.loader import load_model
 
     try:
-        model = load_model(args.weights)
+        model = load_model(weights, need_classifier=True)
         classes = c3d.classify(args.video, model=model, top=5)
         features = c3d.extract_features(args.video, model=model, layer="fc6")
     except C3DError as exc:

@@ -4,9 +4,15 @@
 def add_model_arguments(parser):
     """--weights, --stride, --batch-size, --mean and --precision."""
     from c3d.model.loader import DEFAULT_WEIGHTS, PRECISIONS
+    from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE
 
     parser.add_argument(
-        "--weights", default=DEFAULT_WEIGHTS, help=f"Keras C3D weights (default {DEFAULT_WEIGHTS})"
+        "--weights",
+        default=DEFAULT_WEIGHTS,
+        metavar="NAME|FILE",
+        help=f"weights name or Keras weights file (default {DEFAULT_WEIGHTS}: the converted "
+        f"Sports-1M weights in ${CACHE_ENV}, else {DEFAULT_CACHE}; `c3d fetch-weights` "
+        "puts them there)",
     )
     parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
     parser.add_argument(

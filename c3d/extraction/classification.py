@@ -66,7 +66,7 @@ def classify(
         ``class_names`` (all C labels).
     """
     if model is None:
-        model = cached_model(weights, precision)
+        model = cached_model(weights, precision, need_classifier=True)
     clip_format = clip_format_for(model, mean)
     result = run_one(
         path, predict_fn(model), clip_format=clip_format, stride=stride, batch_size=batch_size

@@ -85,7 +85,9 @@ def extract_features(
             ``--batch-size``.
         mean: a mean cube (3, 16, H, W) in Caffe order, a .npy/.npz/.binaryproto file,
             or None for the shipped Sports-1M mean.
-        weights: weights file used when ``model`` is None.
+        weights: a weights name (``"sports1m"``, the default: the converted Sports-1M
+            weights in the cache, see ``c3d.model.presets``) or file, used when ``model``
+            is None.
         precision: ``fp32`` or ``bf16``, for the model loaded when ``model`` is None
             (see ``c3d.model.loader.load_model``).
 

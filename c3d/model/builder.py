@@ -33,10 +33,13 @@ def C3D(
     """Build C3D as a channels-last Keras ``Sequential``.
 
     Args:
-        weights: None (random init), a weights name (``"sports1m"``) or a path to a Keras 3
-            ``.weights.h5`` / legacy Keras 2 ``.h5`` file with this model's layer names.
-            When the file's fc8 has another class count than ``num_classes``, fc8 stays
-            freshly initialised (fine-tuning); every other layer must be in the file.
+        weights: None (random init), a weights name (``"sports1m"``: the converted file
+            in the cache, ``$C3D_HOME`` else ``~/.keras/models``, see
+            ``c3d.model.presets``) or a path to a Keras 3 ``.weights.h5`` / legacy Keras 2
+            ``.h5`` file with this model's layer names. When the file's fc8 has another
+            class count than ``num_classes``, or the file has no fc8 (converted from a
+            headless file), fc8 stays freshly initialised (fine-tuning); every other layer
+            must be in the file.
         include_top: False ends the model at ``flatten`` (pool5 features, 8192 values).
         num_classes: size of fc8.
         input_shape: (frames, height, width, 3); fc6 is sized to match.
@@ -46,6 +49,15 @@ def C3D(
         name: the model's name (default ``c3d`` / ``c3d_bn``).
     """
     input_shape = check_arguments(weights, include_top, num_classes, input_shape)
+    if weights is not None:
+        from c3d.model.loader import is_weights_name, resolve_weights
+
+        if batch_norm and is_weights_name(weights):
+            raise ValueError(
+                f"the {weights!r} weights are C3D's, without BatchNorm: C3D-BN takes None or "
+                f"a path to C3D-BN weights. Received: weights={weights!r}"
+            )
+        weights = resolve_weights(weights)  # a one-line error saying how to get them
     # Layers about to be loaded skip the random draw: ~1 s for 80 M parameters on a CPU.
     # fc8 is drawn anyway: it stays as initialised when the file's class count differs.
     loaded = () if weights is None else plan.WEIGHTED_LAYERS[:-1]
@@ -120,6 +132,8 @@ def c3d_sequential(
     Layers named in ``zero_init`` get zero kernels instead of a random draw, for callers
     about to set them (weight loading, the converter); their config still names the usual
     initialiser, so ``clone_model`` or a saved ``.keras`` rebuilds a trainable model.
+    ``num_classes=None`` leaves fc8 out (the top ends at fc7): the model of a file
+    converted from a headless source, which has no classifier to write.
     """
     layers = keras.layers
     input_shape = plan.check_input_shape(input_shape)
@@ -164,6 +178,8 @@ def c3d_sequential(
     if include_top:
         for dense in plan.DENSES:
             last = dense.units is None
+            if last and num_classes is None:
+                break
             model.add(
                 layers.Dense(
                     num_classes if last else dense.units,
@@ -177,6 +193,12 @@ def c3d_sequential(
     for layer in model.layers:
         if hasattr(layer, "kernel_initializer"):
             layer.kernel_initializer = keras.initializers.get(KERNEL_INITIALIZER)
+    # Keras 3 defines a Sequential's `.input`/`.output` only once it has been called
+    # ("The layer c3d has never been called and thus has no defined input"). Scripts of
+    # the earlier Keras 2 ports build feature extractors with
+    # `keras.Model(model.input, model.get_layer("fc6").output)`: one symbolic call on the
+    # model's own input (~1 ms, no computation) makes that work again.
+    model(model.inputs[0])
     return model
 
 

@@ -1,8 +1,9 @@
 """The one way from a weights file to a ready model, for the API, CLI, training and evaluation.
 
-``load_model`` resolves the weights, reads the class count from the file when not told,
-builds C3D or C3D-BN at the asked precision and input shape, and loads the weights by
-layer name. Every problem is a one-line ``C3DError`` naming the file.
+``load_model`` resolves the weights (a name such as ``"sports1m"``, or a path), reads the
+class count from the file when not told, builds C3D or C3D-BN at the asked precision and
+input shape, and loads the weights by layer name. Every problem is a one-line ``C3DError``
+naming the file.
 """
 
 import contextlib
@@ -11,6 +12,7 @@ import os
 
 from c3d.errors import C3DError
 from c3d.model import plan
+from c3d.model.presets import CACHE_ENV, PRESETS, preset_path
 
 MODEL_KINDS = ("c3d", "c3d_bn")
 
@@ -19,8 +21,13 @@ MODEL_KINDS = ("c3d", "c3d_bn")
 # 0.5% of fp32's (relative L2 error per clip, measured on the example video).
 PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
 
-DEFAULT_WEIGHTS = os.path.join("models", "c3d_sports1m.weights.h5")
-WEIGHTS_HINT = "get the converted Sports-1M weights with `make convert-weights`"
+# The converted Sports-1M weights in the cache ($C3D_HOME, else ~/.keras/models): found
+# from any working directory, and after a plain `pip install`.
+DEFAULT_WEIGHTS = "sports1m"
+WEIGHTS_HINT = (
+    "a weights name (" + ", ".join(PRESETS) + ") or a Keras weights file; "
+    "`c3d fetch-weights` gets the Sports-1M weights, `c3d convert` converts other files"
+)
 
 
 def check_precision(precision):
@@ -50,11 +57,33 @@ def dtype_policy(name):
         keras.config.set_dtype_policy(previous)
 
 
+def is_weights_name(weights):
+    """True for the name of known weights (``"sports1m"``), False for a path."""
+    return isinstance(weights, str) and weights in PRESETS
+
+
 def resolve_weights(weights):
-    """The weights file ``weights`` names, or a one-line error saying how to get it."""
+    """The weights file ``weights`` names, or a one-line ``WeightsFileError`` saying how to get it.
+
+    The one place names and paths are told apart: a name of ``c3d.model.presets.PRESETS``
+    is its converted file in the cache folder (``$C3D_HOME``, else ``~/.keras/models``);
+    anything else is a path, as it always was.
+    """
+    from c3d.model.weights import WeightsFileError
+
+    if is_weights_name(weights):
+        preset = PRESETS[weights]
+        path = preset_path(weights)
+        if not os.path.isfile(path):
+            raise WeightsFileError(
+                f"{path}: no such weights file (the {weights} weights; get them with "
+                f"`{preset.how_to_get}`, or set {CACHE_ENV} to the folder that holds "
+                f"{preset.file_name})"
+            )
+        return path
     path = os.fspath(weights)
     if not os.path.isfile(path):
-        raise C3DError(f"{path}: no such weights file ({WEIGHTS_HINT})")
+        raise WeightsFileError(f"{path}: no such weights file ({WEIGHTS_HINT})")
     return path
 
 
@@ -66,6 +95,7 @@ def load_model(
     input_shape=plan.INPUT_SHAPE,
     precision="fp32",
     new_head=False,
+    need_classifier=False,
     hint="",
 ):
     """C3D (``kind="c3d"``) or C3D-BN (``"c3d_bn"``) with ``weights`` loaded by layer name.
@@ -74,21 +104,33 @@ def load_model(
         num_classes: fc8's size; None takes the file's (487 for a headless file).
         new_head: a file whose fc8 has another class count leaves fc8 freshly initialised
             (fine-tuning); otherwise that is an error.
+        need_classifier: refuse a file without fc8 (converted from a headless file, such
+            as mmaction2's Sports-1M backbone) instead of giving it a random fc8: for
+            classification, where a random fc8 would give classes without meaning.
         precision: ``fp32`` (as the original) or ``bf16`` (Keras' ``mixed_bfloat16``).
         hint: appended to the error when the file's layers do not fit the model's shapes,
             e.g. which option to check.
     """
-    from c3d.model.builder import c3d_sequential
-    from c3d.model.weights import WeightsFileError, assign_weights, classes_in, read_weight_file
-
     if kind not in MODEL_KINDS:
         raise C3DError(f"unknown model {kind!r} (choose from {', '.join(MODEL_KINDS)})")
     check_precision(precision)
-    path = resolve_weights(weights)
+    path = resolve_weights(weights)  # before Keras loads: a missing file is told at once
+
+    from c3d.model.builder import c3d_sequential
+    from c3d.model.weights import (
+        WeightsFileError,
+        assign_weights,
+        classes_in,
+        file_classes,
+        read_weight_file,
+    )
+
     try:
         input_shape = plan.check_input_shape(input_shape)
     except ValueError as exc:
         raise C3DError(str(exc)) from None
+    if need_classifier:  # from the file's structure: no array read
+        check_classifier(path, file_classes(path))
     arrays = read_weight_file(path)
     in_file = classes_in(arrays)
     if num_classes is None:
@@ -109,13 +151,31 @@ def load_model(
     return model
 
 
+def check_classifier(path, classes):
+    """Refuse a weights file without fc8 (``classes`` None) where classes are wanted."""
+    if classes is None:
+        from c3d.model.weights import WeightsFileError
+
+        raise WeightsFileError(
+            f"{path}: has no fc8 (converted from a headless file): it gives features, not classes"
+        )
+
+
 @functools.lru_cache(maxsize=2)
 def _cached(path, mtime_ns, size, precision):
     return load_model(path, precision=precision)
 
 
-def cached_model(weights=DEFAULT_WEIGHTS, precision="fp32"):
-    """``load_model``, kept for the next call: API scripts calling per video load it once."""
+def cached_model(weights=DEFAULT_WEIGHTS, precision="fp32", need_classifier=False):
+    """``load_model``, kept for the next call: API scripts calling per video load it once.
+
+    ``need_classifier`` checks the file's structure for fc8 (no arrays read), so a model
+    loaded for features serves classification too.
+    """
     path = os.path.abspath(resolve_weights(weights))
+    if need_classifier:
+        from c3d.model.weights import file_classes
+
+        check_classifier(path, file_classes(path))
     stat = os.stat(path)
     return _cached(path, stat.st_mtime_ns, stat.st_size, precision)

@@ -20,21 +20,21 @@ def _decode(name):
     return name.decode("utf-8") if isinstance(name, bytes) else str(name)
 
 
-def _read_keras3(root):
+def _keras3_datasets(root):
     """Keras 3 layout: ``layers/<attr>/vars/{0,1,…}``, the layer name in ``vars.attrs['name']``."""
     found = {}
 
     def visit(_, obj):
         if isinstance(obj, h5py.Group) and obj.name.endswith("/vars") and "name" in obj.attrs:
-            arrays = [obj[key][()] for key in sorted(obj.keys(), key=int)]
-            if arrays:
-                found[_decode(obj.attrs["name"])] = arrays
+            datasets = [obj[key] for key in sorted(obj.keys(), key=int)]
+            if datasets:
+                found[_decode(obj.attrs["name"])] = datasets
 
     root.visititems(visit)
     return found
 
 
-def _read_legacy(root):
+def _legacy_datasets(root):
     """Keras 1/2 layout: root attr ``layer_names``, each group listing ``weight_names``."""
     if "model_weights" in root:  # a whole model saved with model.save()
         root = root["model_weights"]
@@ -43,26 +43,62 @@ def _read_legacy(root):
         group = root[layer_name]
         names = [_decode(n) for n in group.attrs.get("weight_names", [])]
         if names:
-            found[layer_name] = [group[name][()] for name in names]
+            found[layer_name] = [group[name] for name in names]
     return found
+
+
+def is_legacy(root):
+    """True for a Keras 1/2 ``.h5`` (weights or whole model), False for Keras 3's layout."""
+    return "layer_names" in root.attrs or "model_weights" in root
+
+
+def weight_datasets(root):
+    """{layer name: [h5py datasets in the layer's weight order]} of an open Keras file.
+
+    Nothing is read: shapes are known from the datasets, arrays are read when asked for
+    (``dataset[()]``), so a caller can hold one layer at a time.
+    """
+    return _legacy_datasets(root) if is_legacy(root) else _keras3_datasets(root)
+
+
+def _open(path):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise WeightsFileError(f"{path}: no such weights file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise WeightsFileError(f"{path}: not a readable HDF5 weights file ({exc})") from None
 
 
 def read_weight_file(path):
     """Return {layer name: [arrays in the layer's weight order]} from a Keras weights file."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise WeightsFileError(f"{path}: no such weights file")
-    try:
-        with h5py.File(path, "r") as root:
-            if "layer_names" in root.attrs or "model_weights" in root:
-                weights = _read_legacy(root)
-            else:
-                weights = _read_keras3(root)
-    except OSError as exc:
-        raise WeightsFileError(f"{path}: not a readable HDF5 weights file ({exc})") from None
+    with _open(path) as root:
+        try:
+            weights = {
+                name: [dataset[()] for dataset in datasets]
+                for name, datasets in weight_datasets(root).items()
+            }
+        except (OSError, KeyError) as exc:
+            raise WeightsFileError(f"{path}: not a readable Keras weights file ({exc})") from None
     if not weights:
         raise WeightsFileError(f"{path}: no layer weights found in the file")
     return weights
+
+
+def file_classes(path):
+    """fc8's class count in the weights file at ``path``, None if it has no fc8; reads no
+    arrays (the file's structure only)."""
+    from c3d.model.plan import CLASSIFIER
+
+    path = os.fspath(path)
+    with _open(path) as root:
+        try:
+            datasets = weight_datasets(root).get(CLASSIFIER)
+        except (OSError, KeyError) as exc:
+            raise WeightsFileError(f"{path}: not a readable Keras weights file ({exc})") from None
+        return int(datasets[0].shape[-1]) if datasets else None
 
 
 def classes_in(weights):

@@ -69,9 +69,10 @@ class TrainOptions:
                 raise C3DError(f"--{name.replace('_', '-')} must be at least 1")
         lr = DEFAULT_LR[self.model] if self.lr is None else float(self.lr)
         if self.weights is not None:
-            weights = os.path.abspath(self.weights)
-            if not os.path.isfile(weights):
-                raise C3DError(f"{self.weights}: no such weights file")
+            from c3d.model.loader import resolve_weights
+
+            # a name (sports1m) or a path; saved as the file's absolute path
+            weights = os.path.abspath(resolve_weights(self.weights))
         else:
             weights = None
         shape = tuple(int(d) for d in self.input_shape)[:3]

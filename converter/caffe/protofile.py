@@ -13,6 +13,7 @@ import os
 from google.protobuf.message import DecodeError
 
 from converter.errors import CaffeFileError
+from converter.sniff import check_readable
 
 _TEXT_PROBE = 4096
 WIRE_VARINT, WIRE_64BIT, WIRE_LEN, WIRE_32BIT = 0, 1, 2, 5
@@ -30,17 +31,7 @@ class FramingError(ValueError):
 
 def check_input_file(path):
     """Return the size of ``path``, or raise a one-line error if it is no usable file."""
-    try:
-        if os.path.isdir(path):
-            raise CaffeFileError(f"{path}: is a folder, not a file")
-        size = os.path.getsize(path)
-    except FileNotFoundError:
-        raise CaffeFileError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CaffeFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if size == 0:
-        raise CaffeFileError(f"{path}: empty file")
-    return size
+    return check_readable(path, CaffeFileError)
 
 
 @contextlib.contextmanager
