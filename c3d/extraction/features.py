@@ -22,7 +22,8 @@ from c3d.video.stream import path_of, run_videos
 def run_one(path, predict, *, stride, batch_size, mean):
     """The VideoResult of one video; raises VideoError (a C3DError) if it failed.
 
-    Its last batch runs at its own size: nothing is wasted on padding clips.
+    Its last batch runs at its own size: nothing is wasted on padding clips. Decoders
+    are the default's (1 on CPU; on a GPU several, which cut a long video into parts).
     """
     results = run_videos(
         [path],
@@ -30,7 +31,6 @@ def run_one(path, predict, *, stride, batch_size, mean):
         stride=stride,
         clip_format=ClipFormat(mean=mean),
         batch_size=batch_size or default_batch_size(),
-        decoders=1,
         pad_last=False,
     )
     with contextlib.closing(results):
@@ -92,7 +92,17 @@ def extract_features(
 
 
 def extract_videos(
-    videos, model, writer, report, *, layer, stride, batch_size, clip_format, decoders=None
+    videos,
+    model,
+    writer,
+    report,
+    *,
+    layer,
+    stride,
+    batch_size,
+    clip_format,
+    decoders=None,
+    gpu_decode=False,
 ):
     """Extract ``videos`` (``c3d.video.inputs.VideoInput``) into ``writer``, telling ``report``.
 
@@ -107,6 +117,7 @@ def extract_videos(
         clip_format=clip_format,
         batch_size=batch_size,
         decoders=decoders,
+        gpu_decode=gpu_decode,
         on_batch=report.clips_done,
     )
     with contextlib.closing(results):
