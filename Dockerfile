@@ -1,5 +1,7 @@
 # GPU image: the official TensorFlow GPU base (pinned to 2.21), the project installed in a
-# venv that sees the base image's TensorFlow, run as a non-root user.
+# venv that sees the base image's TensorFlow, run as a non-root user. The base image has
+# pip but not ensurepip (Ubuntu's python3-venv), so the venv is made without pip and the
+# base image's pip installs into it.
 #   docker build -t c3d-keras .
 #   docker run --rm --gpus all -v "$PWD/models:/app/models" c3d-keras            # make example
 #   docker run --rm --gpus all -v "$PWD/models:/app/models" c3d-keras make convert-weights
@@ -23,11 +25,14 @@ WORKDIR /app
 COPY --chown=c3d:c3d . .
 
 # --system-site-packages: reuse the base image's CUDA-enabled TensorFlow 2.21 (it satisfies
-# requirements.txt's pin, so pip installs only what is missing). The stamp tells the Makefile
-# that set-up is done.
-RUN python3 -m venv --system-site-packages /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt \
-    && /opt/venv/bin/pip install --no-cache-dir --no-deps . \
+# requirements.txt's pin, so pip installs only what is missing) and its pip: the venv's
+# python runs the base image's pip module, which installs into the venv (its sys.prefix).
+# --without-pip: venv then never calls ensurepip, which the base image lacks. The stamp
+# tells the Makefile that set-up is done (its recipe works the same way here: the venv
+# exists, and `/opt/venv/bin/python -m pip` is the base image's pip).
+RUN python3 -m venv --system-site-packages --without-pip /opt/venv \
+    && /opt/venv/bin/python -m pip install --no-cache-dir -r requirements.txt \
+    && /opt/venv/bin/python -m pip install --no-cache-dir --no-deps . \
     && touch /opt/venv/.installed \
     && mkdir -p /app/models \
     && chown -R c3d:c3d /app /opt/venv

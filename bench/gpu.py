@@ -242,6 +242,7 @@ def decode_section(args, results):
     cpus = available_cpus()
     log(f"decoding alone ({cpus} CPUs)")
     results["decode_raw_frames_per_s_1thread"] = decode_speed.raw_decode_fps(video)
+    results["decode_raw_frames_per_s_ffmpeg_threads"] = decode_speed.raw_decode_fps(video, cpus)
     for decoders in sorted({1, max(1, cpus // 2), cpus}):
         speed = decode_speed.decoding_throughput([video], decoders, stride=args.stride)
         results[f"decode_frames_per_s_decoders{decoders}"] = speed["frames_per_s"]
