@@ -25,6 +25,8 @@ would for one decoder; a decoding error counts only where one decoder would meet
 import dataclasses
 import hashlib
 
+import numpy as np
+
 from c3d.video.clips import frame_in_a_clip
 
 # Frames decoded by both neighbours at each cut, one clip's worth (C3D's 16).
@@ -107,8 +109,9 @@ def plan_parts(frames, decoders, stride, length):
 
 
 def digest(frame):
-    """A digest of one decoded frame's pixels."""
-    return hashlib.blake2b(memoryview(frame).cast("B"), digest_size=16).digest()
+    """A digest of one decoded frame's pixels (and shape: a frame of other size differs)."""
+    pixels = np.ascontiguousarray(frame)
+    return hashlib.blake2b(pixels, digest_size=16, person=repr(pixels.shape)[:16].encode()).digest()
 
 
 @dataclasses.dataclass
