@@ -9,7 +9,11 @@
 3. converter wall time and peak RSS on a full-size generated caffemodel;
 4. extraction peak RSS on a 1-minute and a 20-minute generated video (stride 160);
 5. C3D-BN training step throughput at 16x112x112, batch 8;
-6. outputs at scale: topping up a 20,000-video HDF5 file with 10 videos, and 3 processes
+6. model-only throughput at batch 8 on each other Keras backend (JAX, torch), fp32;
+7. decoding without a model (decode + resize + normalise) with 1, 2 and 4 decoders, on one
+   long video (cut into parts) and on several videos, and OpenCV's own decoding on one
+   thread (the per-core figure).
+8. outputs at scale: topping up a 20,000-video HDF5 file with 10 videos, and 3 processes
    sharing one output (see bench/outputs.py).
 Weights are random (speed does not depend on their values). Results also go to a JSON
 file under bench/results/ (not tracked).
@@ -17,7 +21,6 @@ file under bench/results/ (not tracked).
 
 import argparse
 import contextlib
-import datetime
 import json
 import os
 import statistics
@@ -27,11 +30,13 @@ import tempfile
 import time
 
 import c3d  # noqa: F401  (runtime defaults before TensorFlow loads)
-from bench import machine, model_speed
-from c3d.atomic import atomic_output
+from bench import decode_speed, machine, model_speed
+from bench.report import missed, print_table, write_json
 
 EXAMPLE_VIDEO = os.path.join("examples", "v_BaseballPitch_g01_c01.avi")
 E2E_BATCH = 8
+OTHER_BACKENDS = ("jax", "torch")
+DECODERS = (1, 2, 4)
 
 TARGETS = {
     "model_clips_per_s_batch8": ("≥", 2.4),
@@ -151,7 +156,15 @@ def run(args, workdir):
         repeats=2 if args.quick else 3
     )
 
-    log("6. outputs at scale: HDF5 top-up, 3 processes on one output")
+    log("6. model-only throughput on the other backends")
+    for backend in OTHER_BACKENDS:
+        report = other_backend(backend, E2E_BATCH, repeats)
+        results[f"model_clips_per_s_batch{E2E_BATCH}_{backend}"] = report[str(E2E_BATCH)]
+
+    log("7. decoding, no model")
+    results.update(decoding(workdir, *((2400, 300) if args.quick else (4800, 600))))
+
+    log("8. outputs at scale: HDF5 top-up, 3 processes on one output")
     from bench import outputs
 
     results.update(outputs.top_up(workdir))
@@ -159,26 +172,35 @@ def run(args, workdir):
     return results
 
 
-def verdict(key, value):
-    if key not in TARGETS or not isinstance(value, (int, float)):
-        return ""
-    op, target = TARGETS[key]
-    ok = value >= target if op == "≥" else value < target
-    return f"target {op} {target:g}: {'ok' if ok else 'MISSED'}"
+def other_backend(backend, batch_size, repeats):
+    """{batch size: clips/s} of ``python -m bench.model_only`` on ``backend`` (a child)."""
+    command = [sys.executable, "-m", "bench.model_only", "--backend", backend]
+    command += ["--batch-sizes", str(batch_size), "--repeats", str(repeats)]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout)["clips_per_s"]
 
 
-def print_table(results):
-    rows = [(key, value) for key, value in results.items() if key != "machine"]
-    width = max(len(key) for key, _ in rows)
-    print(f"{'figure':<{width}}  {'value':>10}  target")
-    for key, value in rows:
-        shown = f"{value:>10.2f}" if isinstance(value, (int, float)) else f"{value!s:>10}"
-        print(f"{key:<{width}}  {shown}  {verdict(key, value)}")
-    m = results["machine"]
-    print(
-        f"\nmachine: {m['cpu']} ({m['cpus_available']} CPUs, {' '.join(m['cpu_flags'])}), "
-        f"Keras {m['keras']} on {m['backend']} {m['tensorflow']}, GPUs: {m['gpus'] or 'none'}"
-    )
+def decoding(workdir, long_frames=4800, short_frames=600, size=(320, 240), videos=8):
+    """Decode figures with 1, 2 and 4 decoders: one long video, and several shorter ones.
+
+    The long one (by default 4800 frames, 2m40s at 30 fps, 320x240 mp4v) is cut into up
+    to 4 parts of at least ``c3d.video.segments.MIN_PART_FRAMES`` (1024) frames.
+    """
+    from synthetic_videos import write_video
+
+    long_video = os.path.join(workdir, "decode_long.mp4")
+    write_video(long_video, long_frames, size=size, fps=30.0)
+    short_videos = [
+        write_video(os.path.join(workdir, f"decode_{i}.mp4"), short_frames, size, 30.0, seed=i)
+        for i in range(videos)
+    ]
+    figures = {"decode_raw_frames_per_s_1thread": decode_speed.raw_decode_fps(long_video)}
+    for name, group in (("long", [long_video]), ("many", short_videos)):
+        for decoders in DECODERS:
+            speed = decode_speed.decoding_throughput(group, decoders)
+            figures[f"decode_frames_per_s_{name}_decoders{decoders}"] = speed["frames_per_s"]
+            figures[f"decode_clips_per_s_{name}_decoders{decoders}"] = speed["clips_per_s"]
+    return figures
 
 
 def main(argv=None):
@@ -190,15 +212,15 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="c3d-bench-") as workdir:
         results = run(args, workdir)
     results["bench_seconds"] = time.perf_counter() - started
-    print_table(results)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = os.path.join(args.out, f"bench-{stamp}.json")
-    os.makedirs(args.out, exist_ok=True)
-    with atomic_output(path) as tmp, open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
+    print_table(results, TARGETS)
+    m = results["machine"]
+    print(
+        f"\nmachine: {m['cpu']} ({m['cpus_available']} CPUs, {' '.join(m['cpu_flags'])}), "
+        f"Keras {m['keras']} on {m['backend']} {m['tensorflow']}, GPUs: {m['gpus'] or 'none'}"
+    )
+    path = write_json(results, args.out)
     log(f"results written to {path}")
-    missed = [key for key, value in results.items() if "MISSED" in verdict(key, value)]
-    return 1 if missed else 0
+    return 1 if missed(TARGETS, results) else 0
 
 
 if __name__ == "__main__":

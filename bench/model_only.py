@@ -138,7 +138,9 @@ def main(argv=None):
         if "keras" in sys.modules:
             sys.exit("bench.model_only: --backend must be chosen before Keras is imported")
         os.environ["KERAS_BACKEND"] = args.backend
-    print(json.dumps(measure(args)), flush=True)
+    results = measure(args)
+    results["tensorflow_loaded"] = "tensorflow" in sys.modules
+    print(json.dumps(results), flush=True)
     return 0
 
 

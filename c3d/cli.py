@@ -109,15 +109,22 @@ def main(argv=None):
         return 1
 
 
+# The frameworks Keras runs on. Once one is loaded, tearing the interpreter down takes
+# ~1 s after every command (measured: TensorFlow 1.1 s against 0.2 s; JAX 0.8 s, torch
+# 1.6 s against 0.1 s).
+FRAMEWORKS = ("tensorflow", "jax", "torch")
+
+
 def run_and_exit(argv=None):
     """The ``c3d`` program: ``main``, then an exit without Python's teardown.
 
-    Once TensorFlow is loaded, tearing the interpreter down takes ~1 s after every
-    command (measured: 1.1 s against 0.2 s), and by then every output is written and
-    closed. So exit handlers run, the streams are flushed, and the process ends there.
+    When a framework was loaded (``FRAMEWORKS``), every output is written and closed by
+    the time ``main`` returns, and the teardown would only cost time. So exit handlers
+    run, the streams are flushed, and the process ends there. Which framework is
+    loaded is looked up in ``sys.modules``: nothing is imported to find out.
     """
     code = main(argv)
-    if "tensorflow" not in sys.modules:
+    if not any(name in sys.modules for name in FRAMEWORKS):
         return code
     atexit._run_exitfuncs()
     logging.shutdown()

@@ -5,7 +5,6 @@ import os
 import pathlib
 import subprocess
 
-import numpy as np
 import pytest
 
 import c3d  # noqa: F401  (runtime defaults before TensorFlow loads)
@@ -36,26 +35,13 @@ def data_dir():
 def sport1m_weights(tmp_path_factory):
     """A Keras 3 weights file of the full Sports-1M C3D with seeded random weights.
 
-    Glorot-initialised weights give nearly constant softmax outputs, so the scale is
-    raised a little to make features and classes depend visibly on the input.
+    See ``random_weights.py``: He-normal kernels, so features and classes depend
+    visibly on the input.
     """
-    import keras
+    from random_weights import write_random_weights
 
-    from c3d.sport1m_model import C3D_model
-
-    keras.utils.set_random_seed(1234)
-    model = C3D_model()
-    rng = np.random.default_rng(1234)
-    for layer in model.layers:
-        if layer.weights:
-            kernel, bias = layer.get_weights()
-            fan_in = int(np.prod(kernel.shape[:-1]))
-            kernel = rng.standard_normal(kernel.shape, np.float32) * np.sqrt(2.0 / fan_in)
-            bias = rng.uniform(-0.05, 0.05, bias.shape).astype(np.float32)
-            layer.set_weights([kernel, bias])
     path = tmp_path_factory.mktemp("weights") / "c3d_random.weights.h5"
-    model.save_weights(path)
-    return str(path)
+    return str(write_random_weights(path, seed=1234))
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import sys
 
 
 def add_arguments(parser):
-    from c3d.commands.options import add_model_arguments
+    from c3d.commands.options import add_decoding_arguments, add_model_arguments
 
     parser.add_argument(
         "inputs", nargs="+", metavar="VIDEO", help="video files, folders or @list.txt"
@@ -19,6 +19,7 @@ def add_arguments(parser):
         "--json", action="store_true", help="print JSON, with each clip's top classes too"
     )
     add_model_arguments(parser)
+    add_decoding_arguments(parser)
     parser.add_argument("--failures", metavar="FILE", default=None, help="write failures here")
 
 
@@ -62,6 +63,7 @@ def run(args):
     import contextlib
 
     from c3d.commands.extract import check_positive
+    from c3d.commands.options import check_decoding
     from c3d.model.loader import load_model
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
@@ -69,6 +71,7 @@ def run(args):
     check_positive("--top", args.top)
     check_positive("--stride", args.stride)
     check_positive("--batch-size", args.batch_size)
+    check_decoding(args)
     clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs, unique_keys=False)
     model = (
@@ -93,6 +96,8 @@ def run(args):
                 stride=args.stride,
                 clip_format=clip_format,
                 batch_size=args.batch_size,
+                decoders=args.decoders,
+                gpu_decode=args.gpu_decode,
                 on_batch=report.clips_done,
             )
             with contextlib.closing(results):

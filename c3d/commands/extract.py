@@ -14,7 +14,7 @@ H5_DEFAULT_NAME = "features.h5"
 
 
 def add_arguments(parser):
-    from c3d.commands.options import add_model_arguments
+    from c3d.commands.options import add_decoding_arguments, add_model_arguments
     from c3d.model.plan import FEATURE_LAYERS
 
     parser.add_argument(
@@ -40,9 +40,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--failures", metavar="FILE", default=None, help="write the failed videos here, one a line"
     )
-    parser.add_argument(
-        "--decoders", type=int, default=None, help="decoding threads (1 on CPU, more on GPU)"
-    )
+    add_decoding_arguments(parser)
 
 
 def check_positive(name, value):
@@ -69,6 +67,7 @@ def make_writer(args):
 
 
 def run(args):
+    from c3d.commands.options import check_decoding
     from c3d.errors import C3DError
     from c3d.extraction import provenance
     from c3d.extraction.features import plan_outputs
@@ -79,7 +78,7 @@ def run(args):
 
     check_positive("--stride", args.stride)
     check_positive("--batch-size", args.batch_size)
-    check_positive("--decoders", args.decoders)
+    check_decoding(args)
     check_layer(args.layer)
     weights = resolve_weights(args.weights)
     clip_format = ClipFormat(mean=args.mean)
@@ -139,6 +138,7 @@ def run(args):
                 settings=settings,
                 decoders=args.decoders,
                 overwrite=args.overwrite,
+                gpu_decode=args.gpu_decode,
             )
     finally:
         try:

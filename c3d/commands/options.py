@@ -28,3 +28,36 @@ def add_model_arguments(parser):
         help="fp32 (as the original C3D), or bf16: ~2x faster on GPUs and CPUs with "
         "AVX-512 BF16/AMX, features within ~0.5%% of fp32's",
     )
+
+
+def add_decoding_arguments(parser):
+    """--decoders and --gpu-decode."""
+    parser.add_argument(
+        "--decoders",
+        type=int,
+        default=None,
+        help="decoding threads (1 on CPU, more on GPU); with more decoders than videos, "
+        "long videos are cut into parts decoded at once (same results)",
+    )
+    parser.add_argument(
+        "--gpu-decode",
+        action="store_true",
+        help="decode on the GPU with OpenCV's cudacodec (needs an OpenCV built with CUDA; "
+        "features differ slightly from CPU decoding's)",
+    )
+
+
+def check_decoding(args):
+    """Refuse --decoders below 1, and --gpu-decode where this OpenCV cannot do it."""
+    from c3d.errors import C3DError
+
+    if args.decoders is not None and args.decoders < 1:
+        raise C3DError(f"--decoders must be at least 1, got {args.decoders}")
+    if args.gpu_decode:
+        from c3d.video.decode import gpu_decoding_available
+
+        if not gpu_decoding_available():
+            raise C3DError(
+                "--gpu-decode: this OpenCV cannot decode on a GPU (it needs cv2.cudacodec, "
+                "from an OpenCV built with CUDA and NVCUVID, and a CUDA device)"
+            )

@@ -36,7 +36,8 @@ def clip_format_for(model, mean=None):
 def run_one(path, predict, *, clip_format, stride, batch_size):
     """The VideoResult of one video; raises VideoError (a C3DError) if it failed.
 
-    Its last batch runs at its own size: nothing is wasted on padding clips.
+    Its last batch runs at its own size: nothing is wasted on padding clips. Decoders
+    are the default's (1 on CPU; on a GPU several, which cut a long video into parts).
     """
     results = run_videos(
         [path],
@@ -44,7 +45,6 @@ def run_one(path, predict, *, clip_format, stride, batch_size):
         stride=stride,
         clip_format=clip_format,
         batch_size=batch_size or default_batch_size(),
-        decoders=1,
         pad_last=False,
     )
     with contextlib.closing(results):
@@ -156,6 +156,7 @@ def extract_videos(
     settings=None,
     decoders=None,
     overwrite=False,
+    gpu_decode=False,
 ):
     """Extract ``videos`` (``c3d.video.inputs.VideoInput``) into ``writer``, telling ``report``.
 
@@ -179,6 +180,7 @@ def extract_videos(
         clip_format=clip_format,
         batch_size=batch_size,
         decoders=decoders,
+        gpu_decode=gpu_decode,
         on_batch=report.clips_done,
         claim=claim,
     )

@@ -67,12 +67,17 @@ class ClipCutter:
 
     Frames that belong to no clip may be pushed as None. After ``finish``, ``n_frames``
     is the number of frames pushed and ``padded`` whether the one clip was padded.
+
+    A cutter may start inside a video (a part of it, see ``c3d.video.segments``):
+    ``first_frame`` is the index of the first frame pushed, and no clip starting before
+    ``first_clip`` is cut (its frames may then be None). ``n_frames`` counts from 0.
     """
 
-    def __init__(self, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
+    def __init__(self, stride=DEFAULT_STRIDE, length=CLIP_LENGTH, *, first_frame=0, first_clip=0):
         self.stride = check_stride(stride)
         self.length = length
-        self.n_frames = 0
+        self.n_frames = int(first_frame)
+        self.first_clip = int(first_clip)
         self.padded = False
         self._window = collections.deque(maxlen=length)
 
@@ -81,7 +86,7 @@ class ClipCutter:
         self._window.append(frame)
         self.n_frames += 1
         start = self.n_frames - self.length
-        if start >= 0 and start % self.stride == 0:
+        if start >= self.first_clip and start % self.stride == 0:
             return Clip(start, np.stack(self._window), padded=False)
         return None
 

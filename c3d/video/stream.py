@@ -14,6 +14,11 @@ model in other threads (OpenCV and NumPy release the GIL), so the model does not
 for frames; memory stays bounded whatever the videos' lengths: each decoder holds one
 window of T resized frames, the queues a few batches.
 
+Each decoder takes whole videos; when fewer videos are left than decoders, a long
+video is cut into parts that several decoders decode at once, each from a seek whose
+landing is proven (``c3d.video.segments``), so one long video uses several cores and
+its outputs stay bit-identical to one decoder's.
+
 Every batch has exactly ``batch_size`` clips (the last one is padded with zero clips,
 unless ``pad_last`` is off).
 Batches span video boundaries, so where a clip lands in a batch depends on which
@@ -25,8 +30,10 @@ sits (checked on CPU by tests/test_extract_cli.py). So a resumed run writes bit-
 outputs to an uninterrupted one with the same ``--batch-size``.
 """
 
+import collections
 import dataclasses
 import functools
+import logging
 import os
 import queue
 import threading
@@ -34,16 +41,20 @@ import threading
 import numpy as np
 
 from c3d.runtime import default_batch_size, default_decoders
+from c3d.video import segments
 from c3d.video.clip_format import ClipFormat
-from c3d.video.clips import DEFAULT_STRIDE, ClipCutter, check_stride, frame_in_a_clip
+from c3d.video.clips import DEFAULT_STRIDE, ClipCutter, check_stride
 from c3d.video.decode import (
     VideoError,
     check_decoded,
     declared_frame_count,
     iter_frames,
     open_video,
+    seek,
     video_fps,
 )
+
+log = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # how often blocked threads look whether the run was stopped
 
@@ -89,15 +100,17 @@ class _Clip:
     index: int
     start: int
     array: np.ndarray
+    part: int = 0  # which part of its video (c3d.video.segments) it came from
 
 
 @dataclasses.dataclass
 class _VideoDone:
     index: int
-    n_clips: int
+    n_clips: int  # clips of the kept parts
     fps: float
     n_frames: int
     padded: bool
+    parts: frozenset = frozenset({0})  # the parts whose clips make the result
 
 
 @dataclasses.dataclass
@@ -114,7 +127,7 @@ class _VideoTurnedDown:
 @dataclasses.dataclass
 class _Batch:
     array: np.ndarray  # (batch_size, L, crop, crop, 3)
-    clips: list  # (video index, start) of the first len(clips) rows; the rest is padding
+    clips: list  # (video index, start, part) of the first len(clips) rows; the rest is padding
 
 
 @dataclasses.dataclass
@@ -124,6 +137,7 @@ class _Crashed:
 
 _DECODER_FINISHED = object()
 _ALL_BATCHED = object()
+_NOTHING = object()  # a part decoded; another part's decoder finishes the video
 
 
 def path_of(video):
@@ -136,22 +150,89 @@ def one_line(error):
     return text or type(error).__name__
 
 
+def _failure_reason(path, error):
+    if isinstance(error, VideoError):
+        return str(error)
+    return f"{path}: {one_line(error)}"  # a corrupt file can make OpenCV raise anything
+
+
+class _Work:
+    """The decoders' jobs: whole videos, and the parts of videos cut on the way.
+
+    Parts go first, so a video that was cut finishes soon and its outputs do not wait.
+    A decoder that finds no job waits while another one is still deciding whether to
+    cut a video (``opened`` not called yet): its parts may be coming.
+    """
+
+    def __init__(self, n_videos):
+        self._ready = threading.Condition()
+        self._videos = collections.deque(range(n_videos))
+        self._parts = collections.deque()
+        self._opening = 0
+
+    def take(self, stop):
+        """("video", index) or ("part", _SplitVideo, Part); None when no job is left."""
+        with self._ready:
+            while not stop.is_set():
+                if self._parts:
+                    return ("part", *self._parts.popleft())
+                if self._videos:
+                    self._opening += 1
+                    return ("video", self._videos.popleft())
+                if not self._opening:
+                    return None
+                self._ready.wait(_POLL_S)
+            return None
+
+    def videos_waiting(self):
+        with self._ready:
+            return len(self._videos)
+
+    def opened(self, split=None, parts=()):
+        """The decoder of a ("video", …) job decided; ``parts`` are for the others."""
+        with self._ready:
+            self._opening -= 1
+            self._parts.extend((split, part) for part in parts)
+            self._ready.notify_all()
+
+
+class _SplitVideo:
+    """A video cut into parts: what each part gave, collected from several decoders."""
+
+    def __init__(self, index, path, parts, fps, declared):
+        self.index, self.path, self.parts = index, path, parts
+        self.fps, self.declared = fps, declared
+        self._lock = threading.Lock()
+        self._decoded = {}
+
+    def add(self, decoded):
+        """Record a part; True for the last one (its decoder finishes the video)."""
+        with self._lock:
+            self._decoded[decoded.part.number] = decoded
+            return len(self._decoded) == len(self.parts)
+
+    def decoded(self):
+        return [self._decoded[part.number] for part in self.parts]
+
+
 class _Run:
     """The threads and queues of one run_videos call."""
 
-    def __init__(self, videos, stride, clip_format, batch_size, decoders, select, pad_last, claim):
+    def __init__(
+        self, videos, stride, clip_format, batch_size, decoders, select, pad_last, claim, gpu_decode
+    ):
         self.pad_last = pad_last
         self.claim = claim
+        self.gpu_decode = gpu_decode
         self.videos = list(videos)
         self.stride = stride
         self.format = clip_format
         self.select = select
         self.batch_size = batch_size
-        self.decoders = max(1, min(decoders, len(self.videos)))
+        # More decoders than videos is fine: a long video is cut into parts for them.
+        self.decoders = max(1, decoders)
         self.stop = threading.Event()
-        self.jobs = queue.SimpleQueue()
-        for index in range(len(self.videos)):
-            self.jobs.put(index)
+        self.work = _Work(len(self.videos))
         self.clip_queue = queue.Queue(maxsize=2 * batch_size)
         self.batch_queue = queue.Queue(maxsize=2)
         self.threads = [
@@ -191,63 +272,166 @@ class _Run:
     # -- decoder threads ---------------------------------------------------------------
     def _decoder(self):
         try:
-            while not self.stop.is_set():
-                try:
-                    index = self.jobs.get_nowait()
-                except queue.Empty:
+            while True:
+                job = self.work.take(self.stop)
+                if job is None:
                     break
-                path = path_of(self.videos[index])
-                try:
-                    if self.claim is not None and not self.claim(self.videos[index]):
-                        message = _VideoTurnedDown(index)
-                    else:
-                        message = self._decode(index, path)
-                except VideoError as exc:
-                    message = _VideoFailed(index, str(exc))
-                except Exception as exc:  # a corrupt file can make OpenCV raise anything
-                    message = _VideoFailed(index, f"{path}: {one_line(exc)}")
+                if job[0] == "video":
+                    message = self._video_job(job[1])
+                else:
+                    message = self._part_job(*job[1:])
+                if message is _NOTHING:
+                    continue
                 if message is None or not self._put(self.clip_queue, message):
                     return
             self._put(self.clip_queue, _DECODER_FINISHED)
         except BaseException as exc:  # a bug: let the caller's thread raise it
             self._put(self.clip_queue, _Crashed(exc))
 
-    def _decode(self, index, path):
-        """Send the clips of one video; return its closing message (None: run stopped)."""
-        length = self.format.frames
+    def _video_job(self, index):
+        """Decode video ``index``, or its first part when it is cut for idle decoders.
+
+        Returns the message that closes the video, ``_NOTHING`` when another decoder will
+        send it, or None when the run was stopped.
+        """
+        path = path_of(self.videos[index])
+        opened = False
+        try:
+            if self.claim is not None and not self.claim(self.videos[index]):
+                return _VideoTurnedDown(index)
+            capture = open_video(path, gpu=self.gpu_decode)
+            fps, declared = video_fps(capture), declared_frame_count(capture)
+            parts = [segments.Part.whole()]
+            # Cut only when decoders would otherwise wait: fewer videos left than them
+            # (and not on the GPU decoder, which cannot seek).
+            cut = self.select is None and not self.gpu_decode
+            if cut and self.work.videos_waiting() < self.decoders:
+                length = self.format.frames
+                parts = segments.plan_parts(declared, self.decoders, self.stride, length)
+            if len(parts) == 1:
+                self.work.opened()
+                opened = True
+                return self._whole_video(index, path, capture, fps, declared)
+            split = _SplitVideo(index, path, parts, fps, declared)
+            self.work.opened(split, parts[1:])
+            opened = True
+            return self._part_job(split, parts[0], capture)
+        except Exception as exc:
+            return _VideoFailed(index, _failure_reason(path, exc))
+        finally:
+            if not opened:
+                self.work.opened()
+
+    def _whole_video(self, index, path, capture, fps, declared):
+        """Send the clips of one video decoded in one piece; return its closing message."""
         wanted = None if self.select is None else set(self.select(self.videos[index]))
+        decoded = self._decode(index, path, capture, segments.Part.whole(), wanted)
+        if decoded is None:
+            return None
+        if decoded.error is not None:
+            return _VideoFailed(index, decoded.error)
+        length = self.format.frames
         # With chosen clips, decoding stops after the last one's frames.
         last_frame = None if wanted is None else max(wanted, default=-1) + length
-        capture = open_video(path)
-        fps, declared = video_fps(capture), declared_frame_count(capture)
-        cutter = ClipCutter(self.stride, length)
-        keep = functools.partial(frame_in_a_clip, stride=self.stride, length=length)
-        frames = iter_frames(capture, keep)
-        n_clips = 0
+        try:
+            if last_frame is None or decoded.next_frame < last_frame:
+                check_decoded(path, decoded.next_frame, declared)
+        except VideoError as exc:
+            return _VideoFailed(index, str(exc))
+        return _VideoDone(index, decoded.n_clips, fps, decoded.next_frame, decoded.padded)
+
+    def _part_job(self, split, part, capture=None):
+        """Decode one part of a cut video; the decoder of its last part judges them all."""
+        try:
+            if capture is None:
+                capture = open_video(split.path)
+                if not seek(capture, part.first_frame):
+                    capture.release()
+                    raise VideoError(f"{split.path}: cannot seek to frame {part.first_frame}")
+            decoded = self._decode(split.index, split.path, capture, part)
+        except Exception as exc:
+            decoded = segments.PartDecoded(part, error=_failure_reason(split.path, exc))
+        if decoded is None:
+            return None
+        if not split.add(decoded):
+            return _NOTHING
+        return self._finish_split(split)
+
+    def _finish_split(self, split):
+        """The closing message of a cut video, once every part is decoded."""
+        verdict = segments.judge(split.decoded())
+        parts = [decoded.part.number for decoded in verdict.kept]
+        n_clips, n_frames = verdict.n_clips, verdict.n_frames
+        if verdict.error is not None:
+            return _VideoFailed(split.index, verdict.error)
+        if verdict.redo_from is not None:
+            # A seek that could not be proven: the rest again, from frame 0 in one piece.
+            log.debug("%s: decoding from clip %d on again", split.path, verdict.redo_from)
+            rest = segments.Part.rest(len(split.parts), verdict.redo_from)
+            try:
+                decoded = self._decode(split.index, split.path, open_video(split.path), rest)
+            except Exception as exc:
+                return _VideoFailed(split.index, _failure_reason(split.path, exc))
+            if decoded is None:
+                return None
+            if decoded.error is not None:
+                return _VideoFailed(split.index, decoded.error)
+            parts.append(rest.number)
+            n_clips, n_frames = n_clips + decoded.n_clips, decoded.next_frame
+        try:
+            check_decoded(split.path, n_frames, split.declared)
+        except VideoError as exc:
+            return _VideoFailed(split.index, str(exc))
+        return _VideoDone(split.index, n_clips, split.fps, n_frames, False, frozenset(parts))
+
+    def _decode(self, index, path, capture, part, wanted=None):
+        """Send the clips of ``part`` of a video from an opened (and sought) capture.
+
+        A video shorter than one clip gives one clip, its last frame repeated. Returns a
+        ``PartDecoded`` (``error`` set if decoding raised), or None when the run was
+        stopped. Releases the capture.
+        """
+        length = self.format.frames
+        end = part.end_frame
+        if wanted is not None:  # with chosen clips, decoding stops after the last one's frames
+            last_frame = max(wanted, default=-1) + length
+            end = last_frame if end is None else min(end, last_frame)
+        cutter = ClipCutter(
+            self.stride, length, first_frame=part.first_frame, first_clip=part.first_clip
+        )
+        keep = functools.partial(part.keeps, stride=self.stride, length=length)
+        frames = iter_frames(capture, keep, first_index=part.first_frame)
+        decoded = segments.PartDecoded(part, next_frame=part.first_frame)
         try:
             for frame in frames:
+                if frame is not None:
+                    decoded.record(cutter.n_frames, frame)
                 # Each frame is resized once, as it is decoded (uint8, like Caffe C3D).
                 clip = cutter.push(None if frame is None else self.format.resize(frame))
-                if clip is not None and (wanted is None or clip.start in wanted):
-                    if not self._send_clip(index, clip):
-                        return None
-                    n_clips += 1
-                if last_frame is not None and cutter.n_frames >= last_frame:
+                decoded.next_frame = cutter.n_frames
+                if clip is not None and part.wants(clip.start):
+                    if wanted is None or clip.start in wanted:
+                        if not self._send_clip(index, clip.start, clip.frames, part.number):
+                            return None
+                        decoded.n_clips += 1
+                if end is not None and cutter.n_frames >= end:
                     break
+        except Exception as exc:
+            decoded.error = _failure_reason(path, exc)
+            return decoded
         finally:
             frames.close()  # releases the capture
-        if last_frame is None or cutter.n_frames < last_frame:
-            check_decoded(path, cutter.n_frames, declared)
         clip = cutter.finish()
         if clip is not None and (wanted is None or clip.start in wanted):
-            if not self._send_clip(index, clip):
+            if not self._send_clip(index, clip.start, clip.frames, part.number):
                 return None
-            n_clips += 1
-        return _VideoDone(index, n_clips, fps, cutter.n_frames, cutter.padded)
+            decoded.n_clips += 1
+        decoded.padded = cutter.padded
+        return decoded
 
-    def _send_clip(self, index, clip):
-        array = self.format.normalize(clip.frames)
-        return self._put(self.clip_queue, _Clip(index, clip.start, array))
+    def _send_clip(self, index, start, frames, part):
+        array = self.format.normalize(frames)
+        return self._put(self.clip_queue, _Clip(index, start, array, part))
 
     # -- batcher thread ----------------------------------------------------------------
     def _new_batch(self):
@@ -264,7 +448,7 @@ class _Run:
                     running -= 1
                 elif isinstance(item, _Clip):
                     batch.array[len(batch.clips)] = item.array
-                    batch.clips.append((item.index, item.start))
+                    batch.clips.append((item.index, item.start, item.part))
                     if len(batch.clips) == self.batch_size:
                         if not self._put(self.batch_queue, batch):
                             return
@@ -291,11 +475,27 @@ class _Stopped(Exception):
 
 
 class _Assembly:
-    """The outputs of one video's clips, gathered as their batches come back."""
+    """The outputs of one video's clips, gathered as their batches come back.
+
+    Rows of parts the video's closing message leaves out (a cut that was not proven,
+    see ``c3d.video.segments``) are dropped, also those that come after it.
+    """
 
     def __init__(self):
-        self.rows, self.starts = [], []
+        self.rows = []  # (start, output row)
+        self.parts = []  # the part of each row
         self.done = None  # the _VideoDone message, once decoding finished
+
+    def add(self, start, part, row):
+        if self.done is None or part in self.done.parts:
+            self.rows.append((start, row))
+            self.parts.append(part)
+
+    def finish(self, done):
+        self.done = done
+        kept = [i for i, part in enumerate(self.parts) if part in done.parts]
+        self.rows = [self.rows[i] for i in kept]
+        self.parts = [self.parts[i] for i in kept]
 
     def complete(self):
         return self.done is not None and len(self.rows) == self.done.n_clips
@@ -313,6 +513,7 @@ def run_videos(
     select=None,
     pad_last=True,
     claim=None,
+    gpu_decode=False,
 ):
     """Run ``predict`` on the clips of ``videos``; yield what became of each video.
 
@@ -324,7 +525,10 @@ def run_videos(
         clip_format: how frames become clips (``ClipFormat``: shape, mean, crop); default
             the standard 16x112x112 with the shipped Sports-1M mean.
         batch_size: clips per model call (default ``c3d.runtime.default_batch_size()``).
-        decoders: decoding threads (default ``c3d.runtime.default_decoders()``).
+        decoders: decoding threads (default ``c3d.runtime.default_decoders()``). When
+            fewer videos are left than decoders, a long video is cut into parts that
+            several decoders decode at once (``c3d.video.segments``); the results are
+            the same, bit for bit.
         on_batch: called with the number of real clips after each model call.
         select: ``f(video) -> clip starts`` to compute only those clips of a video (e.g.
             the middle one); decoding stops after the last. ``n_frames`` is then the
@@ -335,6 +539,8 @@ def run_videos(
         claim: ``f(video) -> bool``, asked in a decoder thread just before the video is
             decoded; False skips it (a ``VideoSkipped`` result): how processes sharing an
             output split the work (``c3d.extraction.claims``).
+        gpu_decode: decode on the GPU (``c3d.video.decode.GpuCapture``, untested);
+            check ``gpu_decoding_available()`` first.
 
     Yields a VideoResult, VideoFailure or VideoSkipped per video, in the order videos
     finish, not necessarily the order given. Close the
@@ -350,9 +556,11 @@ def run_videos(
     if not videos:
         return
     decoders = decoders or default_decoders()
-    run = _Run(videos, stride, clip_format, batch_size, decoders, select, pad_last, claim)
+    run = _Run(
+        videos, stride, clip_format, batch_size, decoders, select, pad_last, claim, gpu_decode
+    )
     assemblies = {}
-    failed = set()
+    closed = set()  # videos failed or yielded: rows still coming for them are dropped
     run.start()
     try:
         while True:
@@ -362,7 +570,7 @@ def run_videos(
             if isinstance(item, _Crashed):
                 raise RuntimeError(f"c3d decoding thread failed: {item.error!r}") from item.error
             if isinstance(item, _VideoFailed):
-                failed.add(item.index)
+                closed.add(item.index)
                 assemblies.pop(item.index, None)
                 yield VideoFailure(item.index, run.videos[item.index], item.reason)
                 continue
@@ -370,18 +578,16 @@ def run_videos(
                 yield VideoSkipped(item.index, run.videos[item.index])
                 continue
             if isinstance(item, _VideoDone):
-                assemblies.setdefault(item.index, _Assembly()).done = item
+                assemblies.setdefault(item.index, _Assembly()).finish(item)
                 touched = [item.index]
             else:
                 outputs = np.asarray(predict(item.array))
                 outputs = outputs.reshape(outputs.shape[0], -1)
                 touched = []
-                for row, (index, start) in enumerate(item.clips):
-                    if index in failed:
+                for row, (index, start, part) in enumerate(item.clips):
+                    if index in closed:
                         continue
-                    assembly = assemblies.setdefault(index, _Assembly())
-                    assembly.rows.append(outputs[row])
-                    assembly.starts.append(start)
+                    assemblies.setdefault(index, _Assembly()).add(start, part, outputs[row])
                     touched.append(index)
                 if on_batch is not None:
                     on_batch(len(item.clips))
@@ -389,6 +595,7 @@ def run_videos(
                 assembly = assemblies.get(index)
                 if assembly is not None and assembly.complete():
                     del assemblies[index]
+                    closed.add(index)
                     yield _result(index, run.videos[index], assembly)
     finally:
         run.shutdown()
@@ -396,11 +603,13 @@ def run_videos(
 
 def _result(index, video, assembly):
     done = assembly.done
+    # A cut video's parts come back in any order: its clips in the order of their starts.
+    rows = sorted(assembly.rows, key=lambda start_row: start_row[0])
     return VideoResult(
         index=index,
         video=video,
-        outputs=np.stack(assembly.rows).astype(np.float32, copy=False),
-        starts=np.asarray(assembly.starts, dtype=np.int64),
+        outputs=np.stack([row for _, row in rows]).astype(np.float32, copy=False),
+        starts=np.asarray([start for start, _ in rows], dtype=np.int64),
         fps=float(done.fps),
         n_frames=int(done.n_frames),
         padded=bool(done.padded),
