@@ -89,15 +89,23 @@ def _peak_rss(path, mode, env):
 
 
 def test_memory_does_not_grow_with_video_length(tmp_path, subprocess_env):
-    """A 2,400-frame video peaks no higher than a 400-frame one (within 10%)."""
-    short = write_synthetic_video(tmp_path / "short.mp4", 400, size=(320, 240))
+    """A 2,400-frame video peaks no higher than an 800-frame one, give or take a fraction of
+    what holding its 1,600 extra frames would cost.
+
+    Both peak at 139 MB on a quiet machine. The slack is for a loaded one, where decoding
+    can fall behind the slow model so that the shorter video ends before the bounded queues
+    are full: its peak was measured 22 MB lower then.
+    """
+    frame_bytes = 128 * 171 * 3  # a resized uint8 frame
+    short = write_synthetic_video(tmp_path / "short.mp4", 800, size=(320, 240))
     long = write_synthetic_video(tmp_path / "long.mp4", 2400, size=(320, 240))
     peak_short = _peak_rss(short, "evaluate", subprocess_env)
     peak_long = _peak_rss(long, "evaluate", subprocess_env)
-    assert peak_long <= 1.1 * peak_short, (peak_short, peak_long)
-    # Negative control: holding a video's resized frames grows with its length (128x171x3
-    # bytes a frame, 158 MB here), and this measure sees it.
-    assert _peak_rss(long, "hold", subprocess_env) > 1.5 * peak_short
+    assert peak_long - peak_short < 0.25 * 1600 * frame_bytes, (peak_short, peak_long)
+    # Negative control: holding a video's resized frames grows with its length (158 MB for
+    # 2,400 frames), and this measure sees it.
+    held = _peak_rss(long, "hold", subprocess_env)
+    assert held - peak_short > 0.5 * 2400 * frame_bytes, (peak_short, held)
 
 
 def test_clip_and_video_accuracy_and_confusion(tmp_path):
