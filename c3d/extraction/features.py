@@ -22,7 +22,7 @@ from c3d.video.decode import VideoError
 from c3d.video.stream import path_of, run_videos
 
 
-def clip_format_for(model, mean=None):
+def clip_format_for(model, mean=None, crops=1):
     """The ClipFormat of the clips ``model`` takes (C3D's 16x112x112, or its own shape)."""
     shape = model.input_shape
     if isinstance(shape, list) or len(shape) != 5 or shape[-1] != 3 or None in shape[1:]:
@@ -30,7 +30,7 @@ def clip_format_for(model, mean=None):
             f"the model takes input of shape {shape}; C3D clips are (batch, frames, height, "
             "width, 3)"
         )
-    return ClipFormat.from_input_shape(shape[1:], mean=mean)
+    return ClipFormat.from_input_shape(shape[1:], mean=mean, crops=crops)
 
 
 def run_one(path, predict, *, clip_format, stride, batch_size):
@@ -76,6 +76,7 @@ def extract_features(
     mean=None,
     weights=DEFAULT_WEIGHTS,
     precision="fp32",
+    crops=1,
 ):
     """C3D features of one video, as the arrays ``c3d extract`` writes to its npz.
 
@@ -97,6 +98,8 @@ def extract_features(
             is None.
         precision: ``fp32`` or ``bf16``, for the model loaded when ``model`` is None
             (see ``c3d.model.loader.load_model``).
+        crops: 1 (the centre crop, as C3D) or 10 (torchvision's ``TenCrop``, as RTFM:
+            ten forward passes a clip, ``clips`` (N, 10, D)); see ``c3d.video.clip_format``.
 
     Returns:
         dict with ``clips`` (N, D) float32, ``video`` (D,) the L2-normalised mean of
@@ -110,7 +113,7 @@ def extract_features(
     if model is None:
         model = cached_model(weights, precision)
     extractor = feature_model(model, layer)
-    clip_format = clip_format_for(extractor, mean)
+    clip_format = clip_format_for(extractor, mean, crops)
     result = run_one(
         path, predict_fn(extractor), clip_format=clip_format, stride=stride, batch_size=batch_size
     )
