@@ -15,8 +15,11 @@ follows the links, so readers see plain groups. Each group records the settings 
 video's facts in its attribute ``provenance`` (readers take only ``c3d_features``).
 """
 
+import os
+
 import numpy as np
 
+from c3d.errors import C3DError
 from c3d.extraction.h5store import H5Writer
 from c3d.extraction.layouts import PCA_DIMS, stem, video_facts
 from c3d.extraction.writers import OutputRefused
@@ -35,6 +38,11 @@ class ActivityNetWriter:
     """One HDF5 file of ``v_<stem>/c3d_features`` (see the module docstring)."""
 
     def __init__(self, path, pca, dims=PCA_DIMS):
+        if os.path.isdir(path):
+            raise C3DError(
+                f"{path}: is a folder; --preset activitynet writes one HDF5 file "
+                "(e.g. -o sub_activitynet_v1-3.c3d.hdf5)"
+            )
         self.h5 = H5Writer(path)
         self.pca = pca
         self.dims = dims
