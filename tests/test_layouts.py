@@ -131,6 +131,7 @@ def test_sultani_settings_sit_beside_the_output_and_make_it_resumable(tmp_path):
     record = json.loads((tmp_path / "out.c3d" / "provenance" / "a" / "x_C.txt.json").read_text())
     assert record["layer"] == "fc6" and record["video"]["key"] == "a/x.mp4"
     assert sidecar_folder(str(out) + "/") == str(tmp_path / "out.c3d")
+    assert sidecar_folder(".") == os.getcwd() + ".c3d"
 
     again = make_writer("sultani", out)
     assert again.exists("a/x.mp4") and not again.exists("a/y.mp4")
@@ -215,7 +216,7 @@ def test_activitynet_groups_hold_the_pca_projection_read_with_h5py(tmp_path):
     assert "a/abc123.mp4" in again.clashes(["c/v_abc123.avi"])["c/v_abc123.avi"]
 
 
-def test_pca_fit_streams_npz_and_h5_and_matches_numpy(tmp_path):
+def test_pca_fit_streams_npz_and_h5_and_matches_numpy(tmp_path, monkeypatch):
     from c3d.cli import main
     from c3d.extraction.h5store import H5Writer
     from c3d.extraction.writers import NpzWriter
@@ -233,6 +234,7 @@ def test_pca_fit_streams_npz_and_h5_and_matches_numpy(tmp_path):
     h5.write("v2.mp4", arrays_of(videos[2]), {"layer": "fc7"})
     h5.close()
 
+    monkeypatch.setattr(pca_module, "CHUNK_ROWS", 5)  # several chunks merged
     out = tmp_path / "pca.h5"
     assert (
         main(

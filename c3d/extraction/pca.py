@@ -10,11 +10,12 @@ whose file holds the same three datasets at the root; both layouts are read here
 How to apply that file is the question of JaywongWang/DenseVideoCaptioning#13, #14, #26.
 
 ``fit`` makes such a file from features already extracted, in one pass that never holds
-all clips: each video's clips are reduced to their count, mean and scatter matrix
-(sum of outer products about their own mean), and those are merged exactly (Chan, Golub
-and LeVeque's pairwise update), in float64. The D x D scatter (128 MB for fc7) is the
-only large thing in memory. ``S`` holds the covariance's eigenvalues (the variance along
-each component, all D of them, most first); ``U`` the first ``dims`` eigenvectors.
+all clips: each chunk of clips (CHUNK_ROWS, from one or more videos) is reduced to its
+count, mean and scatter matrix (sum of outer products about its own mean), and those are
+merged exactly (Chan, Golub and LeVeque's pairwise update), in float64. The D x D scatter
+(128 MB for fc7) and one chunk (64 MB) are the only large things in memory. ``S`` holds
+the covariance's eigenvalues (the variance along each component, all D of them, most
+first); ``U`` the first ``dims`` eigenvectors.
 """
 
 import os
@@ -26,6 +27,9 @@ from c3d.atomic import atomic_output
 from c3d.errors import C3DError
 from c3d.extraction.layouts import PCA_DIMS as DIMS
 
+# Clips merged into the scatter matrix at a time: each merge adds D x D matrices (128 MB
+# for fc7), so merging video by video would cost more than the products for short videos.
+CHUNK_ROWS = 2048
 GROUP = "data"  # the challenge's file keeps U, S and x_mean in a group "data"
 
 
@@ -198,11 +202,13 @@ def iter_clips(path):
 def fit(paths, dims=DIMS, on_video=None):
     """Fit a PCA of ``dims`` components to the clips of features files (npz or h5).
 
-    Every file must hold features of the same layer (as recorded) and size. Streams one
-    video at a time. Returns (PCA, attrs to record: clips, videos, layer, settings seen).
+    Every file must hold features of the same layer (as recorded) and size. Reads one
+    video at a time and merges clips CHUNK_ROWS at a time. Returns (PCA, attrs to record:
+    clips, videos, layer, settings seen).
     """
     accumulator = ScatterAccumulator()
-    layer, first, videos = None, None, 0
+    layer, first, videos, size = None, None, 0, None
+    pending, pending_rows = [], 0  # clips not yet merged: merged in chunks (CHUNK_ROWS)
     for path in feature_files(paths):
         for name, clips, recorded in iter_clips(path):
             this_layer = recorded.get("layer")
@@ -213,16 +219,22 @@ def fit(paths, dims=DIMS, on_video=None):
                     )
                 layer = this_layer
             clips = np.asarray(clips)
-            if accumulator.mean is not None and clips.shape[-1] != accumulator.mean.shape[0]:
+            if size is not None and clips.shape[-1] != size:
                 raise C3DError(
-                    f"{name}: features of {clips.shape[-1]} values, the files before it hold "
-                    f"{accumulator.mean.shape[0]}"
+                    f"{name}: features of {clips.shape[-1]} values, the files before it hold {size}"
                 )
-            accumulator.add(clips)
+            size = clips.shape[-1]
+            pending.append(clips.reshape(-1, clips.shape[-1]))
+            pending_rows += len(pending[-1])
+            if pending_rows >= CHUNK_ROWS:
+                accumulator.add(np.concatenate(pending))
+                pending, pending_rows = [], 0
             first = first or recorded
             videos += 1
             if on_video is not None:
                 on_video()
+    if pending:
+        accumulator.add(np.concatenate(pending))
     if accumulator.mean is None:
         raise C3DError("no features found (c3d extract's .npz files or .h5 files)")
     size = accumulator.mean.shape[0]

@@ -26,8 +26,8 @@ SIDE_SUFFIX = ".c3d"
 
 
 def sidecar_folder(output):
-    """``OUT.c3d`` beside ``OUT`` (a trailing slash does not put it inside)."""
-    return os.path.normpath(os.fspath(output)) + SIDE_SUFFIX
+    """``OUT.c3d`` beside ``OUT`` (neither a trailing slash nor ``-o .`` puts it inside)."""
+    return os.path.abspath(os.fspath(output)) + SIDE_SUFFIX
 
 
 class FileLayout:
