@@ -140,3 +140,19 @@ def test_the_stream_cuts_clips_from_resampled_frames(tmp_path):
     assert list(result.starts) == starts
     want = signature(np.stack([clip_format.normalize(frames[s : s + 16]) for s in starts]))
     np.testing.assert_allclose(result.outputs, want, rtol=1e-5)
+
+
+def test_ten_crops_of_a_video_cut_into_parts_are_those_of_one_decoder(tmp_path, monkeypatch):
+    from c3d.video import segments
+
+    monkeypatch.setattr(segments, "MIN_PART_FRAMES", 48)
+    path = make_video(tmp_path / "long.avi", 150, seed=6)
+    clip_format = ClipFormat(crops=10)
+    runs = [
+        run_videos([path], signature, stride=16, batch_size=7, clip_format=clip_format, decoders=d)
+        for d in (1, 3)
+    ]
+    (one,), (cut,) = (list(r) for r in runs)
+    assert one.outputs.shape == (9, 10, 5)
+    np.testing.assert_array_equal(cut.starts, one.starts)
+    np.testing.assert_array_equal(cut.outputs, one.outputs)
