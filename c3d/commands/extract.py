@@ -54,8 +54,8 @@ def add_arguments(parser):
         "--crops",
         type=int,
         default=None,
-        help="views of each clip: 1 (centre crop) or 10 (torchvision's TenCrop: 10 forward "
-        "passes a clip, clips (N, 10, D))",
+        help="views of each clip: 1 (centre crop) or 10 (torchvision's TenCrop, as RTFM: "
+        "10 forward passes a clip, each a row of --batch-size; clips (N, 10, D))",
     )
     parser.add_argument(
         "--fps",
