@@ -134,3 +134,18 @@ def test_contradicting_options_are_refused_in_one_line(tmp_path, capsys):
         assert extract(video, "-o", tmp_path / "out", *options) == 1, options
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (options, err)
+
+
+def test_pca_files_that_do_not_fit_the_features_are_refused(tmp_path, capsys):
+    write_challenge_pca(tmp_path / "fc6.h5")
+    with h5py.File(tmp_path / "fc6.h5", "a") as f:
+        f["data"].attrs["layer"] = "fc6"  # as `c3d pca fit` records it
+    write_challenge_pca(tmp_path / "small.h5", d=2048)
+    for pca, message in (
+        ("fc6.h5", "fc6.h5: fitted to fc6 features; --preset activitynet takes fc7"),
+        ("small.h5", "small.h5: its x_mean has 2048 values; fc7 features have 4096"),
+    ):
+        args = ["--preset", "activitynet", "--pca", tmp_path / pca]
+        assert extract(tmp_path / "v.avi", "-o", tmp_path / "out.h5", *args) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
