@@ -15,6 +15,8 @@
    thread (the per-core figure).
 8. outputs at scale: topping up a 20,000-video HDF5 file with 10 videos, and 3 processes
    sharing one output (see bench/outputs.py).
+9. ``--crops 10`` (RTFM's ten crops: ten forward passes a clip) next to the single crop,
+   end to end on the example video: clips/s and forward passes (rows)/s of each.
 Weights are random (speed does not depend on their values). Results also go to a JSON
 file under bench/results/ (not tracked).
 """
@@ -169,7 +171,33 @@ def run(args, workdir):
 
     results.update(outputs.top_up(workdir))
     results.update(outputs.concurrent_processes(workdir, weights, write_video))
+
+    log("9. ten crops (--crops 10) next to the single crop")
+    results.update(crops_throughput(model, EXAMPLE_VIDEO, runs=1 if args.quick else 3))
     return results
+
+
+def crops_throughput(model, video, runs=3, stride=16, crops=(1, 10)):
+    """End-to-end clips/s of ``video`` with each number of ``crops`` (median of ``runs``).
+
+    Ten crops are ten model rows a clip, so their clips/s should be about a tenth of one
+    crop's; ``crops_rows_per_s_*`` shows whether a row costs the same either way (the ten
+    views are cut from one decoded, resized clip). Stride 16, as ``--preset rtfm``.
+    """
+    from c3d.extraction.features import extract_features
+
+    figures = {}
+    for n in crops:
+        extract_features(video, model=model, stride=stride, crops=n)  # warm-up, traces
+        timings = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            arrays = extract_features(video, model=model, stride=stride, crops=n)
+            timings.append(time.perf_counter() - start)
+        clips_per_s = len(arrays["starts"]) / statistics.median(timings)
+        figures[f"crops{n}_clips_per_s"] = clips_per_s
+        figures[f"crops{n}_rows_per_s"] = clips_per_s * n
+    return figures
 
 
 def other_backend(backend, batch_size, repeats):

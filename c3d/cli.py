@@ -16,6 +16,7 @@ from c3d.errors import C3DError
 COMMANDS = {
     "extract": ("c3d.commands.extract", "extract C3D features (fc6/fc7/pool5) from videos"),
     "classify": ("c3d.commands.classify", "classify videos into Sports-1M classes"),
+    "pca": ("c3d.commands.pca", "fit a PCA file (ActivityNet's layout) to extracted features"),
     "convert": (
         "converter.commands",
         "convert C3D weights (Caffe, PyTorch, Keras 1/2) to Keras 3 weights",

@@ -38,6 +38,21 @@ def test_decoding_figures_with_1_2_and_4_decoders(tmp_path, monkeypatch):
     assert figures["decode_raw_frames_per_s_1thread"] > 0
 
 
+def test_crops_figures_put_ten_crops_next_to_one(tmp_path):
+    from synthetic_videos import write_video
+
+    from bench.__main__ import crops_throughput
+    from c3d.model.builder import C3D
+
+    model = C3D(weights=None, include_top=False, input_shape=(16, 32, 32, 3))
+    video = write_video(tmp_path / "v.avi", 16, size=(64, 48), fps=25.0)
+    figures = crops_throughput(model, str(video), runs=1)
+    assert sorted(figures) == [
+        "crops10_clips_per_s", "crops10_rows_per_s", "crops1_clips_per_s", "crops1_rows_per_s",
+    ]  # fmt: skip
+    assert figures["crops10_rows_per_s"] == 10 * figures["crops10_clips_per_s"] > 0
+
+
 def test_gpu_bench_runs_every_section_without_tensorflow(tmp_path, subprocess_env):
     """``python -m bench.gpu`` at tiny sizes on the CPU with JAX (a GPU run's shape)."""
     from synthetic_videos import write_video

@@ -4,6 +4,10 @@ Outputs are named after each video's path relative to its INPUT folder (see
 ``c3d.video.inputs``): ``OUT/a/clip.mp4.npz``, or group ``a/clip.mp4`` of an HDF5 file.
 A video whose output exists is skipped, so re-running after an interruption
 finishes the job; outputs are written atomically (see ``c3d.extraction.writers``).
+
+``--preset sultani|rtfm|activitynet`` writes the layout a published method reads instead,
+with that method's layer, stride and crops (``c3d.extraction.layouts``); an option that
+contradicts the preset is refused.
 """
 
 import os
@@ -31,11 +35,43 @@ def add_arguments(parser):
         help="folder for the .npz files; with --format h5, the .h5 file "
         f"(or a folder, for OUT/{H5_DEFAULT_NAME})",
     )
+    from c3d.extraction.layouts import PRESETS
+
     parser.add_argument(
-        "--layer", choices=tuple(FEATURE_LAYERS), default="fc6", help="feature layer (fc6)"
+        "--layer", choices=tuple(FEATURE_LAYERS), default=None, help="feature layer (fc6)"
     )
     add_model_arguments(parser)
-    parser.add_argument("--format", choices=FORMATS, default="npz", help="output format (npz)")
+    parser.set_defaults(stride=None)  # 8, or the preset's: None tells a choice from a default
+    parser.add_argument("--format", choices=FORMATS, default=None, help="output format (npz)")
+    parser.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default=None,
+        help="write what a published method reads, with its layer, stride and crops: "
+        + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values()),
+    )
+    parser.add_argument(
+        "--crops",
+        type=int,
+        default=None,
+        help="views of each clip: 1 (centre crop) or 10 (torchvision's TenCrop, as RTFM: "
+        "10 forward passes a clip, each a row of --batch-size; clips (N, 10, D))",
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        metavar="N",
+        help="resample each video to N frames/s (nearest timestamp) before cutting clips "
+        "(default: its native rate)",
+    )
+    parser.add_argument(
+        "--pca",
+        default=None,
+        metavar="FILE",
+        help="--preset activitynet: the PCA file (data/U, data/S, data/x_mean, as ActivityNet's "
+        "PCA_activitynet_v1-3.hdf5, or from `c3d pca fit`)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose output exists")
     parser.add_argument(
         "--failures", metavar="FILE", default=None, help="write the failed videos here, one a line"
@@ -57,13 +93,70 @@ def h5_path(output):
     return os.path.join(output, H5_DEFAULT_NAME)
 
 
-def make_writer(args):
+def make_writer(args, preset=None, pca=None):
     from c3d.extraction.h5store import H5Writer
     from c3d.extraction.writers import NpzWriter
 
+    if preset is not None:
+        from c3d.extraction.layouts import make_writer as layout_writer
+
+        return layout_writer(preset.name, args.output, pca)
     if args.format == "h5":
         return H5Writer(h5_path(args.output))
     return NpzWriter(args.output)
+
+
+def resolve_options(args):
+    """(preset or None, layer, stride, crops): the preset's, refusing options that contradict it."""
+    from c3d.errors import C3DError
+    from c3d.extraction.layouts import PRESETS
+
+    if args.preset is None and args.pca is not None:
+        raise C3DError(
+            "--pca projects features for --preset activitynet. Received: --pca without --preset"
+        )
+    from c3d.video.clip_format import CROPS
+
+    if args.crops is not None and args.crops not in CROPS:
+        raise C3DError(f"--crops must be 1 or 10. Received: {args.crops}")
+    if args.preset is None:
+        return None, args.layer or "fc6", 8 if args.stride is None else args.stride, args.crops or 1
+    preset = PRESETS[args.preset]
+    name = f"--preset {preset.name}"
+    fixed = (("--layer", args.layer, preset.layer), ("--stride", args.stride, preset.stride))
+    for option, given, wanted in (*fixed, ("--crops", args.crops, preset.crops)):
+        if given is not None and given != wanted:
+            raise C3DError(
+                f"{name} takes {option} {wanted}, as its authors' pipeline did. Received: "
+                f"{option} {given}"
+            )
+    if args.format is not None:
+        raise C3DError(f"{name} writes its own layout. Received: --format {args.format}")
+    if preset.needs_pca and args.pca is None:
+        raise C3DError(
+            f"{name} projects fc7 to 500 dimensions: give --pca FILE (ActivityNet's "
+            "PCA_activitynet_v1-3.hdf5, or one made by `c3d pca fit`)"
+        )
+    if not preset.needs_pca and args.pca is not None:
+        raise C3DError(f"--pca is for --preset activitynet. Received: {name} --pca {args.pca}")
+    return preset, preset.layer, preset.stride, preset.crops
+
+
+def load_pca(path, layer):
+    """The PCA of ``--pca``, checked against the features it will project."""
+    from c3d.errors import C3DError
+    from c3d.extraction.pca import read_pca
+    from c3d.model.plan import FC_UNITS
+
+    pca = read_pca(path)
+    if pca.dims != FC_UNITS:
+        raise C3DError(
+            f"{path}: its x_mean has {pca.dims} values; {layer} features have {FC_UNITS}"
+        )
+    fitted = pca.layer
+    if fitted not in (None, "unknown", layer):
+        raise C3DError(f"{path}: fitted to {fitted} features; --preset activitynet takes {layer}")
+    return pca
 
 
 def run(args):
@@ -75,26 +168,34 @@ def run(args):
     from c3d.model.plan import check_layer
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
+    from c3d.video.resample import check_fps
 
     check_positive("--stride", args.stride)
     check_positive("--batch-size", args.batch_size)
+    fps = check_fps(args.fps)
     check_decoding(args)
-    check_layer(args.layer)
+    preset, layer, stride, crops = resolve_options(args)
+    check_layer(layer)
+    pca = None if preset is None or not preset.needs_pca else load_pca(args.pca, layer)
     weights = resolve_weights(args.weights)
-    clip_format = ClipFormat(mean=args.mean)
+    clip_format = ClipFormat(mean=args.mean, crops=crops)
     videos, problems = expand_inputs(args.inputs)
     if not videos and not problems:
         raise C3DError("no videos to extract")
-    writer = make_writer(args)
+    writer = make_writer(args, preset, pca)
     writer.prepare()  # an output that cannot be written fails here, before any model runs
     settings = provenance.settings(
-        layer=args.layer,
-        stride=args.stride,
+        layer=layer,
+        stride=stride,
+        crops=crops,
+        fps=fps,
         precision=args.precision,
         input_shape=clip_format.input_shape,
         weights=weights,
         mean_cube=clip_format.mean_cube,
         mean_source=args.mean,
+        preset=None if preset is None else preset.name,
+        pca=None if pca is None else args.pca,
     )
     todo, skipped, unrecorded, clashes = plan_outputs(videos, writer, settings, args.overwrite)
     problems += clashes
@@ -131,14 +232,15 @@ def run(args):
                 model,
                 writer,
                 report,
-                layer=args.layer,
-                stride=args.stride,
+                layer=layer,
+                stride=stride,
                 batch_size=args.batch_size,
                 clip_format=clip_format,
                 settings=settings,
                 decoders=args.decoders,
                 overwrite=args.overwrite,
                 gpu_decode=args.gpu_decode,
+                fps=fps,
             )
     finally:
         try:

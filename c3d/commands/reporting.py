@@ -64,7 +64,7 @@ class RunReport:
         elsewhere = f", by other processes {self.elsewhere}" if self.elsewhere else ""
         return (
             f"done {self.done}, skipped {self.skipped}{elsewhere}, failed {self.failed} "
-            f"({self.clips} clips in {elapsed:.1f} s, {self.clips_per_second():.1f} clips/s)"
+            f"({self.clips:.0f} clips in {elapsed:.1f} s, {self.clips_per_second():.1f} clips/s)"
         )
 
     def close(self):

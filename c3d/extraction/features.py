@@ -11,7 +11,7 @@ import contextlib
 from c3d.errors import C3DError
 from c3d.extraction import provenance
 from c3d.extraction.claims import Claims
-from c3d.extraction.writers import fatal_write_error, feature_arrays
+from c3d.extraction.writers import OutputRefused, fatal_write_error, feature_arrays
 from c3d.model.builder import feature_model
 from c3d.model.inference import predict_fn
 from c3d.model.loader import DEFAULT_WEIGHTS, cached_model
@@ -22,7 +22,7 @@ from c3d.video.decode import VideoError
 from c3d.video.stream import path_of, run_videos
 
 
-def clip_format_for(model, mean=None):
+def clip_format_for(model, mean=None, crops=1):
     """The ClipFormat of the clips ``model`` takes (C3D's 16x112x112, or its own shape)."""
     shape = model.input_shape
     if isinstance(shape, list) or len(shape) != 5 or shape[-1] != 3 or None in shape[1:]:
@@ -30,7 +30,7 @@ def clip_format_for(model, mean=None):
             f"the model takes input of shape {shape}; C3D clips are (batch, frames, height, "
             "width, 3)"
         )
-    return ClipFormat.from_input_shape(shape[1:], mean=mean)
+    return ClipFormat.from_input_shape(shape[1:], mean=mean, crops=crops)
 
 
 def run_one(path, predict, *, clip_format, stride, batch_size):
@@ -57,7 +57,14 @@ def run_one(path, predict, *, clip_format, stride, batch_size):
 
 def result_arrays(result):
     """The output arrays (as in the npz) of a stream VideoResult."""
-    return feature_arrays(result.outputs, result.starts, result.fps, result.n_frames, result.padded)
+    return feature_arrays(
+        result.outputs,
+        result.starts,
+        result.fps,
+        result.n_frames,
+        result.padded,
+        source_fps=result.source_fps,
+    )
 
 
 def extract_features(
@@ -69,6 +76,7 @@ def extract_features(
     mean=None,
     weights=DEFAULT_WEIGHTS,
     precision="fp32",
+    crops=1,
 ):
     """C3D features of one video, as the arrays ``c3d extract`` writes to its npz.
 
@@ -90,6 +98,8 @@ def extract_features(
             is None.
         precision: ``fp32`` or ``bf16``, for the model loaded when ``model`` is None
             (see ``c3d.model.loader.load_model``).
+        crops: 1 (the centre crop, as C3D) or 10 (torchvision's ``TenCrop``, as RTFM:
+            ten forward passes a clip, ``clips`` (N, 10, D)); see ``c3d.video.clip_format``.
 
     Returns:
         dict with ``clips`` (N, D) float32, ``video`` (D,) the L2-normalised mean of
@@ -103,11 +113,18 @@ def extract_features(
     if model is None:
         model = cached_model(weights, precision)
     extractor = feature_model(model, layer)
-    clip_format = clip_format_for(extractor, mean)
+    clip_format = clip_format_for(extractor, mean, crops)
     result = run_one(
         path, predict_fn(extractor), clip_format=clip_format, stride=stride, batch_size=batch_size
     )
     return result_arrays(result)
+
+
+def _clips_counter(report, views):
+    """``on_batch`` for ``report``: the stream counts rows, a clip takes ``views`` of them."""
+    if views == 1:
+        return report.clips_done
+    return lambda rows: report.clips_done(rows / views)
 
 
 def plan_outputs(videos, writer, settings, overwrite=False):
@@ -117,6 +134,9 @@ def plan_outputs(videos, writer, settings, overwrite=False):
     that differs) unless ``overwrite``; one whose key cannot be written (an HDF5 key clash)
     is a problem, reported like a failed video.
     """
+    expect = getattr(writer, "expect", None)
+    if expect is not None:
+        expect([video.key for video in videos])
     clashes = writer.clashes(video.key for video in videos)
     problems = [
         f"{video.path}: its output {video.key!r} cannot sit beside {clashes[video.key]} in "
@@ -157,13 +177,16 @@ def extract_videos(
     decoders=None,
     overwrite=False,
     gpu_decode=False,
+    fps=None,
 ):
     """Extract ``videos`` (``c3d.video.inputs.VideoInput``) into ``writer``, telling ``report``.
 
     Each video is claimed before it is decoded (``c3d.extraction.claims``), so processes
     sharing the output split the work; a video done or claimed by another process is
-    skipped. A video that fails — unreadable, or its output cannot be written — is reported
-    and the run goes on; a full or read-only disk stops it (one line, ``C3DError``).
+    skipped. A video that fails — unreadable, its output cannot be written, or the writer
+    refuses its features (``OutputRefused``) — is reported and the run goes on; a full or
+    read-only disk stops it (one line, ``C3DError``). ``clip_format`` sets the views of
+    each clip (``crops``); ``fps`` resamples the videos (``c3d.video.resample``).
     """
     claims = Claims(writer.claims_folder)
 
@@ -181,8 +204,9 @@ def extract_videos(
         batch_size=batch_size,
         decoders=decoders,
         gpu_decode=gpu_decode,
-        on_batch=report.clips_done,
+        on_batch=_clips_counter(report, clip_format.crops),
         claim=claim,
+        fps=fps,
     )
     try:
         with contextlib.closing(results):
@@ -195,6 +219,9 @@ def extract_videos(
                     continue
                 try:
                     writer.write(result.video.key, result_arrays(result), settings)
+                except OutputRefused as exc:
+                    report.failure(f"{path_of(result.video)}: {exc}")
+                    continue
                 except OSError as exc:
                     fatal = fatal_write_error(writer.describe(), exc)
                     if fatal is not None:

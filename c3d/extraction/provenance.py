@@ -20,6 +20,7 @@ import numpy as np
 from c3d.errors import C3DError
 
 COMPARED = (
+    "preset",
     "layer",
     "stride",
     "crops",
@@ -28,9 +29,11 @@ COMPARED = (
     "input_shape",
     "weights_sha256",
     "mean_sha256",
+    "pca_sha256",
 )
 # How a setting is called on the command line, for the one-line message.
 OPTION_NAMES = {
+    "preset": "--preset",
     "layer": "--layer",
     "stride": "--stride",
     "crops": "--crops",
@@ -39,6 +42,7 @@ OPTION_NAMES = {
     "input_shape": "the model's input shape",
     "weights_sha256": "--weights",
     "mean_sha256": "--mean",
+    "pca_sha256": "--pca",
 }
 SHIPPED_MEAN = "sports1m (shipped)"
 PROVENANCE_ATTR = "provenance"  # where an HDF5 video group keeps its settings, as JSON
@@ -68,12 +72,26 @@ def settings(
     mean_source=None,
     crops=1,
     fps=None,
+    preset=None,
+    pca=None,
     **extra,
 ):
-    """The settings of a run, as recorded in its outputs (JSON-ready)."""
+    """The settings of a run, as recorded in its outputs (JSON-ready).
+
+    ``preset``: the output layout (``c3d.extraction.layouts``); ``pca``: the PCA file
+    features are projected with (its bytes' sha256 is compared).
+    """
     from c3d import __version__
 
     weights = os.fspath(weights)
+    if preset is not None or pca is not None:
+        pca_path = None if pca is None else os.fspath(pca)
+        extra = {
+            "preset": preset,
+            "pca": None if pca_path is None else os.path.basename(pca_path),
+            "pca_sha256": None if pca_path is None else sha256_file(pca_path),
+            **extra,
+        }
     return {
         "layer": layer,
         "stride": int(stride),
@@ -117,6 +135,8 @@ def _shown(name, value, values):
         return f"{values.get('weights')} (sha256 {str(value)[:12]}…)"
     if name == "mean_sha256":
         return f"{values.get('mean')} (sha256 {str(value)[:12]}…)"
+    if name == "pca_sha256" and value is not None:
+        return f"{values.get('pca')} (sha256 {str(value)[:12]}…)"
     return "none" if value is None else str(value)
 
 

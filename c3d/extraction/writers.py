@@ -1,4 +1,5 @@
-"""Where extracted features go: one ``.npz`` per video, or one HDF5 file (``h5store``).
+"""Where extracted features go: one ``.npz`` per video, one HDF5 file (``h5store``), or the
+layout a published method reads (``c3d.extraction.layouts``).
 
 Every output is complete or absent: an interrupted run (Ctrl-C, ``kill -9``, a crash)
 never leaves a truncated file under an output's name, so "the output exists" can mean
@@ -10,6 +11,9 @@ A writer: ``prepare()`` (checks the output can be written, before any model runs
 for files written before c3d recorded them), ``clashes(keys)`` (keys that cannot be
 written), ``exists(key)`` (also done by another process meanwhile), ``write(key, arrays,
 settings)``, ``close()``, ``describe()``, and ``claims_folder`` (``c3d.extraction.claims``).
+Optionally ``expect(keys)``: the run's video keys in the order given (before any work). A
+writer that cannot take a video's features (Sultani's segments of a video under 16 frames)
+raises ``OutputRefused``: that video fails, with the reason, and the run goes on.
 """
 
 import os
@@ -26,27 +30,38 @@ from c3d.errors import C3DError
 from c3d.extraction import provenance
 
 ARRAY_NAMES = ("clips", "video", "starts", "fps", "n_frames", "padded")
+RESAMPLED = "source_fps"  # one more array when the frames were resampled (--fps)
 PROVENANCE = "provenance"  # the npz entry holding the settings, as JSON
 SIDE_FOLDER = ".c3d"  # inside an npz output folder: claims
 
 
-def feature_arrays(clips, starts, fps, n_frames, padded):
+class OutputRefused(C3DError):
+    """This output cannot take a video's features (the reason is one line, without a path)."""
+
+
+def feature_arrays(clips, starts, fps, n_frames, padded, source_fps=None):
     """The arrays of one video's output; ``video`` = mean of the clips, L2-normalised.
 
-    An all-zero mean (every clip's features zero, possible after a ReLU) stays zero.
+    ``clips`` are (N, D), or (N, V, D) for V views a clip (ten crops): ``video`` (D,) is
+    then the mean over every clip's every view. An all-zero mean (every clip's features
+    zero, possible after a ReLU) stays zero. ``source_fps``: the video's own frame rate
+    when its frames were resampled to ``fps`` (then an array of its own).
     """
     clips = np.asarray(clips, dtype=np.float32)
-    mean = clips.reshape(len(clips), -1).mean(axis=0, dtype=np.float64)
+    mean = clips.reshape(-1, clips.shape[-1]).mean(axis=0, dtype=np.float64)
     norm = np.linalg.norm(mean)
     video = mean / norm if norm > 0 else mean
-    return {
+    arrays = {
         "clips": clips,
-        "video": video.astype(np.float32).reshape(clips.shape[1:]),
+        "video": video.astype(np.float32),
         "starts": np.asarray(starts, dtype=np.int64),
         "fps": np.float64(fps),
         "n_frames": np.int64(n_frames),
         "padded": np.bool_(padded),
     }
+    if source_fps is not None:
+        arrays[RESAMPLED] = np.float64(source_fps)
+    return arrays
 
 
 def key_path(folder, key, suffix):

@@ -20,6 +20,17 @@ Caffe recipe above exactly. For other shapes everything scales with the crop:
 
 A mean cube of another size than the resized frame (the C3D fork also shipped a 128x128
 mean) is aligned on the frame's centre, as the fork's centre crop of both did.
+
+**Views.** A clip is seen through one crop (the centre, as above) or ten: the ten crops
+of torchvision's ``TenCrop`` that RTFM-style anomaly-detection codes take their C3D
+features from (tianyu0207/RTFM#62). ``TenCrop(112)`` (torchvision/transforms/functional.py,
+``five_crop`` and ``ten_crop``) takes, of the 128x171 frame minus the mean (subtracted at
+full size), the crops at top-left (0, 0), top-right (0, 59), bottom-left (16, 0),
+bottom-right (16, 59) and centre, then the same five of the horizontally flipped
+(frame - mean). Its centre is ``int(round(margin / 2.0))``: Python rounds halves to even,
+so 59 / 2 = 29.5 becomes 30, one column right of Caffe's (8, 29). A crop at (r, c) of the
+flipped frame is the mirror image of the crop at (r, W - w - c) of the frame, which is how
+``views`` computes it: no flipped copy of the whole frame is made.
 """
 
 import functools
@@ -35,6 +46,7 @@ from c3d.video.mean import load_mean
 
 RESIZE_HW = (128, 171)  # every frame is resized to 128x171 (H x W) before cropping
 CROP_SIZE = CLIP_SHAPE[1]
+CROPS = (1, 10)  # views of a clip: the centre crop, or torchvision's ten crops
 
 
 def resize_frame(frame, size_hw=RESIZE_HW):
@@ -55,14 +67,25 @@ class ClipFormat:
         mean: a mean cube (3, L, H, W) in Caffe order, a mean file, or None for the
             shipped Sports-1M mean (see ``c3d.video.mean``).
         resize_hw: what frames are resized to before cropping; default C3D's ratio.
+        crops: the views ``views`` gives of a clip: 1 (the centre crop) or 10
+            (torchvision's ``TenCrop``, see the module docstring).
     """
 
     def __init__(
-        self, frames=CLIP_LENGTH, height=CROP_SIZE, width=CROP_SIZE, mean=None, resize_hw=None
+        self,
+        frames=CLIP_LENGTH,
+        height=CROP_SIZE,
+        width=CROP_SIZE,
+        mean=None,
+        resize_hw=None,
+        crops=1,
     ):
         self.frames, self.height, self.width = int(frames), int(height), int(width)
         if min(self.frames, self.height, self.width) < 1:
             raise ValueError(f"clip shape must be positive. Received: {self.shape}")
+        if crops not in CROPS:
+            raise ValueError(f"crops must be 1 (centre) or 10 (TenCrop). Received: {crops!r}")
+        self.crops = int(crops)
         if resize_hw is None:
             resize_hw = (
                 round(self.height * RESIZE_HW[0] / CROP_SIZE),
@@ -78,11 +101,13 @@ class ClipFormat:
         except ValueError as exc:
             raise self._mean_error(exc) from None
         self._centre_mean = self.mean_at(self.center_offsets())
+        # (offsets, flip, the mean under the crop) of each view, means fitted once
+        self._views = [(o, f, self.mean_at(o)) for o, f in self.view_offsets()]
 
     @classmethod
-    def from_input_shape(cls, input_shape, mean=None):
+    def from_input_shape(cls, input_shape, mean=None, crops=1):
         """(T, H, W) or (T, H, W, 3) -> ClipFormat."""
-        return cls(*tuple(input_shape)[:3], mean=mean)
+        return cls(*tuple(input_shape)[:3], mean=mean, crops=crops)
 
     @property
     def shape(self):
@@ -93,7 +118,8 @@ class ClipFormat:
         return (*self.shape, 3)
 
     def __repr__(self):
-        return f"ClipFormat{self.shape}"
+        views = "" if self.crops == 1 else f", crops={self.crops}"
+        return f"ClipFormat{self.shape}{views}"
 
     def resize(self, frame):
         """One BGR uint8 frame resized to ``resize_hw`` (bilinear, still uint8, like Caffe)."""
@@ -103,6 +129,27 @@ class ClipFormat:
         """Top-left of the centre crop: integer halves of the margins (Caffe's test phase)."""
         rows, cols = self.resize_hw
         return (rows - self.height) // 2, (cols - self.width) // 2
+
+    def ten_crop_offsets(self):
+        """Top-left corners of torchvision's ``five_crop``, in its order: tl, tr, bl, br, centre.
+
+        The centre is torchvision's ``int(round(margin / 2.0))`` (halves to even: 29.5 -> 30).
+        """
+        rows, cols = self.resize_hw[0] - self.height, self.resize_hw[1] - self.width
+        return [(0, 0), (0, cols), (rows, 0), (rows, cols), (round(rows / 2), round(cols / 2))]
+
+    def view_offsets(self):
+        """[(offsets, flip)] of the views, in order, as ``normalize`` takes them.
+
+        One crop: the centre (Caffe's). Ten: ``TenCrop``'s five crops of (frame - mean),
+        then its five crops of the flipped (frame - mean) at the same positions; the crop
+        at (r, c) of the flipped frame is the mirrored crop at (r, W - w - c).
+        """
+        if self.crops == 1:
+            return [(self.center_offsets(), False)]
+        cols = self.resize_hw[1] - self.width
+        five = self.ten_crop_offsets()
+        return [(o, False) for o in five] + [((top, cols - left), True) for top, left in five]
 
     def random_offsets(self, rng):
         """Top-left of a uniformly random crop (Caffe's training phase)."""
@@ -150,6 +197,20 @@ class ClipFormat:
         if flip:
             clip = clip[:, :, ::-1, :]
         return np.ascontiguousarray(clip)
+
+    def views(self, resized_clip):
+        """The views of a resized (T, rh, rw, 3) clip: (V, T, H, W, 3) float32, V = ``crops``.
+
+        Each is ``normalize(resized_clip, offsets, flip)`` for ``view_offsets()``.
+        """
+        out = np.empty((len(self._views), *self.input_shape), np.float32)
+        for view, (offsets, flip, mean) in zip(out, self._views, strict=True):
+            top, left = offsets
+            crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
+            np.subtract(crop, mean, out=view, dtype=np.float32)
+            if flip:
+                view[...] = view[:, :, ::-1, :]
+        return out
 
 
 def _fit_mean(cube, frames, resize_hw):

@@ -19,8 +19,10 @@ video is cut into parts that several decoders decode at once, each from a seek w
 landing is proven (``c3d.video.segments``), so one long video uses several cores and
 its outputs stay bit-identical to one decoder's.
 
-Every batch has exactly ``batch_size`` clips (the last one is padded with zero clips,
-unless ``pad_last`` is off).
+A clip is seen through the clip format's views (``ClipFormat.views``: the centre crop, or
+ten crops): each view is one row of a batch, so ten crops cost ten forward passes a clip,
+and a clip's views may sit in two batches. Every batch has exactly ``batch_size`` rows
+(the last one is padded with zero rows, unless ``pad_last`` is off).
 Batches span video boundaries, so where a clip lands in a batch depends on which
 videos came before it — e.g. on which were skipped on a resumed run. Keeping the batch
 shape fixed makes a clip's result independent of that: backends pick their kernels by
@@ -53,6 +55,7 @@ from c3d.video.decode import (
     seek,
     video_fps,
 )
+from c3d.video.resample import Resampler
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +66,12 @@ _POLL_S = 0.1  # how often blocked threads look whether the run was stopped
 class VideoResult:
     index: int  # position of the video in the list given to run_videos
     video: object  # that list's item (a path or an inputs.VideoInput)
-    outputs: np.ndarray  # (N, D) float32, one row per clip
+    outputs: np.ndarray  # (N, D) float32, one row per clip; (N, V, D) with V > 1 views
     starts: np.ndarray  # (N,) int64, first frame of each clip
-    fps: float
-    n_frames: int  # frames decoded
+    fps: float  # the frame rate of the clips' frames (the resampled one with ``fps``)
+    n_frames: int  # frames decoded (resampled ones with ``fps``)
     padded: bool  # one clip, padded by repeating the last frame
+    source_fps: float | None = None  # the video's own rate, when resampled to ``fps``
 
     ok = True
     skipped = False
@@ -99,7 +103,7 @@ class VideoSkipped:
 class _Clip:
     index: int
     start: int
-    array: np.ndarray
+    array: np.ndarray  # (V, T, H, W, 3): the clip's views
     part: int = 0  # which part of its video (c3d.video.segments) it came from
 
 
@@ -111,6 +115,7 @@ class _VideoDone:
     n_frames: int
     padded: bool
     parts: frozenset = frozenset({0})  # the parts whose clips make the result
+    source_fps: float | None = None  # the video's rate, when its frames were resampled
 
 
 @dataclasses.dataclass
@@ -127,7 +132,7 @@ class _VideoTurnedDown:
 @dataclasses.dataclass
 class _Batch:
     array: np.ndarray  # (batch_size, L, crop, crop, 3)
-    clips: list  # (video index, start, part) of the first len(clips) rows; the rest is padding
+    clips: list  # (video index, start, part, view) of the first len(clips) rows; then padding
 
 
 @dataclasses.dataclass
@@ -219,8 +224,19 @@ class _Run:
     """The threads and queues of one run_videos call."""
 
     def __init__(
-        self, videos, stride, clip_format, batch_size, decoders, select, pad_last, claim, gpu_decode
+        self,
+        videos,
+        stride,
+        clip_format,
+        batch_size,
+        decoders,
+        select,
+        pad_last,
+        claim,
+        gpu_decode,
+        fps=None,
     ):
+        self.fps = fps
         self.pad_last = pad_last
         self.claim = claim
         self.gpu_decode = gpu_decode
@@ -233,7 +249,8 @@ class _Run:
         self.decoders = max(1, decoders)
         self.stop = threading.Event()
         self.work = _Work(len(self.videos))
-        self.clip_queue = queue.Queue(maxsize=2 * batch_size)
+        # Two batches' worth of rows: ten views a clip take ten times the memory of one.
+        self.clip_queue = queue.Queue(maxsize=max(2, 2 * batch_size // clip_format.crops))
         self.batch_queue = queue.Queue(maxsize=2)
         self.threads = [
             threading.Thread(target=self._decoder, name=f"c3d-decoder-{i}", daemon=True)
@@ -303,8 +320,9 @@ class _Run:
             fps, declared = video_fps(capture), declared_frame_count(capture)
             parts = [segments.Part.whole()]
             # Cut only when decoders would otherwise wait: fewer videos left than them
-            # (and not on the GPU decoder, which cannot seek).
-            cut = self.select is None and not self.gpu_decode
+            # (and not on the GPU decoder, which cannot seek, nor when resampling: parts
+            # are planned in the file's frames).
+            cut = self.select is None and not self.gpu_decode and self.fps is None
             if cut and self.work.videos_waiting() < self.decoders:
                 length = self.format.frames
                 parts = segments.plan_parts(declared, self.decoders, self.stride, length)
@@ -324,8 +342,18 @@ class _Run:
 
     def _whole_video(self, index, path, capture, fps, declared):
         """Send the clips of one video decoded in one piece; return its closing message."""
+        resampler = None
+        if self.fps is not None:
+            if fps <= 0:
+                capture.release()
+                return _VideoFailed(
+                    index,
+                    f"{path}: the file declares no frame rate, so it cannot be resampled to "
+                    f"--fps {self.fps:g}",
+                )
+            resampler = Resampler(fps, self.fps)
         wanted = None if self.select is None else set(self.select(self.videos[index]))
-        decoded = self._decode(index, path, capture, segments.Part.whole(), wanted)
+        decoded = self._decode(index, path, capture, segments.Part.whole(), wanted, resampler)
         if decoded is None:
             return None
         if decoded.error is not None:
@@ -333,12 +361,17 @@ class _Run:
         length = self.format.frames
         # With chosen clips, decoding stops after the last one's frames.
         last_frame = None if wanted is None else max(wanted, default=-1) + length
+        read = decoded.next_frame if resampler is None else resampler.source_frames
         try:
             if last_frame is None or decoded.next_frame < last_frame:
-                check_decoded(path, decoded.next_frame, declared)
+                check_decoded(path, read, declared)
         except VideoError as exc:
             return _VideoFailed(index, str(exc))
-        return _VideoDone(index, decoded.n_clips, fps, decoded.next_frame, decoded.padded)
+        if resampler is None:
+            return _VideoDone(index, decoded.n_clips, fps, decoded.next_frame, decoded.padded)
+        return _VideoDone(
+            index, decoded.n_clips, self.fps, decoded.next_frame, decoded.padded, source_fps=fps
+        )
 
     def _part_job(self, split, part, capture=None):
         """Decode one part of a cut video; the decoder of its last part judges them all."""
@@ -384,10 +417,11 @@ class _Run:
             return _VideoFailed(split.index, str(exc))
         return _VideoDone(split.index, n_clips, split.fps, n_frames, False, frozenset(parts))
 
-    def _decode(self, index, path, capture, part, wanted=None):
+    def _decode(self, index, path, capture, part, wanted=None, resampler=None):
         """Send the clips of ``part`` of a video from an opened (and sought) capture.
 
-        A video shorter than one clip gives one clip, its last frame repeated. Returns a
+        A video shorter than one clip gives one clip, its last frame repeated. With a
+        ``resampler`` (a whole video only), clips are cut from its frames. Returns a
         ``PartDecoded`` (``error`` set if decoding raised), or None when the run was
         stopped. Releases the capture.
         """
@@ -400,7 +434,10 @@ class _Run:
             self.stride, length, first_frame=part.first_frame, first_clip=part.first_clip
         )
         keep = functools.partial(part.keeps, stride=self.stride, length=length)
-        frames = iter_frames(capture, keep, first_index=part.first_frame)
+        if resampler is None:
+            frames = iter_frames(capture, keep, first_index=part.first_frame)
+        else:  # clips are cut from the resampled frames: every frame of the file is needed
+            frames = resampler.frames(iter_frames(capture))
         decoded = segments.PartDecoded(part, next_frame=part.first_frame)
         try:
             for frame in frames:
@@ -430,7 +467,7 @@ class _Run:
         return decoded
 
     def _send_clip(self, index, start, frames, part):
-        array = self.format.normalize(frames)
+        array = self.format.views(frames)
         return self._put(self.clip_queue, _Clip(index, start, array, part))
 
     # -- batcher thread ----------------------------------------------------------------
@@ -447,12 +484,13 @@ class _Run:
                 if item is _DECODER_FINISHED:
                     running -= 1
                 elif isinstance(item, _Clip):
-                    batch.array[len(batch.clips)] = item.array
-                    batch.clips.append((item.index, item.start, item.part))
-                    if len(batch.clips) == self.batch_size:
-                        if not self._put(self.batch_queue, batch):
-                            return
-                        batch = self._new_batch()
+                    for view, array in enumerate(item.array):  # one row per view
+                        batch.array[len(batch.clips)] = array
+                        batch.clips.append((item.index, item.start, item.part, view))
+                        if len(batch.clips) == self.batch_size:
+                            if not self._put(self.batch_queue, batch):
+                                return
+                            batch = self._new_batch()
                 else:  # _VideoDone / _VideoFailed / _VideoTurnedDown / _Crashed: pass on
                     if not self._put(self.batch_queue, item):
                         return
@@ -475,20 +513,21 @@ class _Stopped(Exception):
 
 
 class _Assembly:
-    """The outputs of one video's clips, gathered as their batches come back.
+    """The outputs of one video's clips (``views`` rows each), gathered as batches come back.
 
     Rows of parts the video's closing message leaves out (a cut that was not proven,
     see ``c3d.video.segments``) are dropped, also those that come after it.
     """
 
-    def __init__(self):
-        self.rows = []  # (start, output row)
+    def __init__(self, views=1):
+        self.views = views
+        self.rows = []  # ((start, view), output row)
         self.parts = []  # the part of each row
         self.done = None  # the _VideoDone message, once decoding finished
 
-    def add(self, start, part, row):
+    def add(self, start, part, view, row):
         if self.done is None or part in self.done.parts:
-            self.rows.append((start, row))
+            self.rows.append(((start, view), row))
             self.parts.append(part)
 
     def finish(self, done):
@@ -498,7 +537,7 @@ class _Assembly:
         self.parts = [self.parts[i] for i in kept]
 
     def complete(self):
-        return self.done is not None and len(self.rows) == self.done.n_clips
+        return self.done is not None and len(self.rows) == self.done.n_clips * self.views
 
 
 def run_videos(
@@ -514,6 +553,7 @@ def run_videos(
     pad_last=True,
     claim=None,
     gpu_decode=False,
+    fps=None,
 ):
     """Run ``predict`` on the clips of ``videos``; yield what became of each video.
 
@@ -522,14 +562,16 @@ def run_videos(
         predict: ``f(batch (B, T, H, W, 3) float32) -> (B, …)`` array, e.g.
             ``c3d.model.inference.predict_fn(model)``.
         stride: frames between clip starts.
-        clip_format: how frames become clips (``ClipFormat``: shape, mean, crop); default
-            the standard 16x112x112 with the shipped Sports-1M mean.
-        batch_size: clips per model call (default ``c3d.runtime.default_batch_size()``).
+        clip_format: how frames become clips (``ClipFormat``: shape, mean, crops); default
+            the standard 16x112x112 centre crop with the shipped Sports-1M mean. With ten
+            crops, each clip takes ten rows of the batches and ``outputs`` are (N, 10, D).
+        batch_size: rows (clip views) per model call (default
+            ``c3d.runtime.default_batch_size()``).
         decoders: decoding threads (default ``c3d.runtime.default_decoders()``). When
             fewer videos are left than decoders, a long video is cut into parts that
             several decoders decode at once (``c3d.video.segments``); the results are
             the same, bit for bit.
-        on_batch: called with the number of real clips after each model call.
+        on_batch: called with the number of real rows (clip views) after each model call.
         select: ``f(video) -> clip starts`` to compute only those clips of a video (e.g.
             the middle one); decoding stops after the last. ``n_frames`` is then the
             frames decoded so far. Default: every clip.
@@ -541,6 +583,10 @@ def run_videos(
             output split the work (``c3d.extraction.claims``).
         gpu_decode: decode on the GPU (``c3d.video.decode.GpuCapture``, untested);
             check ``gpu_decoding_available()`` first.
+        fps: resample each video to this frame rate before clips are cut
+            (``c3d.video.resample``: nearest timestamp); ``starts``, ``n_frames`` and
+            ``fps`` of the results are then the resampled stream's, ``source_fps`` the
+            file's. Such videos are decoded in one piece. Default: the native rate.
 
     Yields a VideoResult, VideoFailure or VideoSkipped per video, in the order videos
     finish, not necessarily the order given. Close the
@@ -557,8 +603,18 @@ def run_videos(
         return
     decoders = decoders or default_decoders()
     run = _Run(
-        videos, stride, clip_format, batch_size, decoders, select, pad_last, claim, gpu_decode
+        videos,
+        stride,
+        clip_format,
+        batch_size,
+        decoders,
+        select,
+        pad_last,
+        claim,
+        gpu_decode,
+        fps,
     )
+    views = clip_format.crops
     assemblies = {}
     closed = set()  # videos failed or yielded: rows still coming for them are dropped
     run.start()
@@ -578,16 +634,17 @@ def run_videos(
                 yield VideoSkipped(item.index, run.videos[item.index])
                 continue
             if isinstance(item, _VideoDone):
-                assemblies.setdefault(item.index, _Assembly()).finish(item)
+                assemblies.setdefault(item.index, _Assembly(views)).finish(item)
                 touched = [item.index]
             else:
                 outputs = np.asarray(predict(item.array))
                 outputs = outputs.reshape(outputs.shape[0], -1)
                 touched = []
-                for row, (index, start, part) in enumerate(item.clips):
+                for row, (index, start, part, view) in enumerate(item.clips):
                     if index in closed:
                         continue
-                    assemblies.setdefault(index, _Assembly()).add(start, part, outputs[row])
+                    assembly = assemblies.setdefault(index, _Assembly(views))
+                    assembly.add(start, part, view, outputs[row])
                     touched.append(index)
                 if on_batch is not None:
                     on_batch(len(item.clips))
@@ -603,14 +660,19 @@ def run_videos(
 
 def _result(index, video, assembly):
     done = assembly.done
-    # A cut video's parts come back in any order: its clips in the order of their starts.
-    rows = sorted(assembly.rows, key=lambda start_row: start_row[0])
+    # A cut video's parts come back in any order: its clips in the order of their starts
+    # (and a clip's views in their order).
+    rows = sorted(assembly.rows, key=lambda place_row: place_row[0])
+    outputs = np.stack([row for _, row in rows]).astype(np.float32, copy=False)
+    if assembly.views > 1:
+        outputs = outputs.reshape(-1, assembly.views, outputs.shape[-1])
     return VideoResult(
         index=index,
         video=video,
-        outputs=np.stack([row for _, row in rows]).astype(np.float32, copy=False),
-        starts=np.asarray([start for start, _ in rows], dtype=np.int64),
+        outputs=outputs,
+        starts=np.asarray([start for (start, _), _ in rows[:: assembly.views]], dtype=np.int64),
         fps=float(done.fps),
         n_frames=int(done.n_frames),
         padded=bool(done.padded),
+        source_fps=None if done.source_fps is None else float(done.source_fps),
     )
