@@ -10,6 +10,8 @@ import os
 import sys
 
 FORMATS = ("npz", "h5")
+ENGINES = ("local", "ray")
+RAY_OPTIONS = ("ray_address", "workers", "gpus_per_worker")
 H5_DEFAULT_NAME = "features.h5"
 
 
@@ -41,6 +43,32 @@ def add_arguments(parser):
         "--failures", metavar="FILE", default=None, help="write the failed videos here, one a line"
     )
     add_decoding_arguments(parser)
+    engine = parser.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process (default); ray: a Ray cluster (pip install 'c3d-keras[ray]'), "
+        "OUT on a filesystem every node sees",
+    )
+    engine.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        default=None,
+        help="the Ray cluster to join (e.g. HEAD:6379 or auto); default: start a local Ray",
+    )
+    engine.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="model replicas with --engine ray (default: one per GPU of the cluster, else 1)",
+    )
+    engine.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=None,
+        help="GPUs per model replica with --engine ray (default: 1 on a cluster with GPUs, else 0)",
+    )
 
 
 def check_positive(name, value):
@@ -48,6 +76,27 @@ def check_positive(name, value):
 
     if value is not None and value < 1:
         raise C3DError(f"{name} must be at least 1, got {value}")
+
+
+def check_engine(args):
+    """Ray's options only with --engine ray; the local decoders' only without it."""
+    from c3d.errors import C3DError
+
+    if args.engine != "ray":
+        for name in RAY_OPTIONS:
+            if getattr(args, name) is not None:
+                option = "--" + name.replace("_", "-")
+                raise C3DError(f"{option} needs --engine ray")
+        return
+    for option, given in (("--decoders", args.decoders), ("--gpu-decode", args.gpu_decode or None)):
+        if given is not None:
+            raise C3DError(f"{option}: with --engine ray, Ray's CPU tasks decode")
+    check_positive("--workers", args.workers)
+    if args.gpus_per_worker is not None and args.gpus_per_worker < 0:
+        raise C3DError(f"--gpus-per-worker must be at least 0, got {args.gpus_per_worker}")
+    from c3d.extraction.ray_engine import import_ray
+
+    import_ray()  # without Ray: one line saying how to install it, before any work
 
 
 def h5_path(output):
@@ -79,6 +128,7 @@ def run(args):
     check_positive("--stride", args.stride)
     check_positive("--batch-size", args.batch_size)
     check_decoding(args)
+    check_engine(args)
     check_layer(args.layer)
     weights = resolve_weights(args.weights)
     clip_format = ClipFormat(mean=args.mean)
@@ -112,7 +162,7 @@ def run(args):
         )
 
     model = None
-    if todo:
+    if todo and args.engine == "local":
         from c3d.model.loader import load_model
 
         model = load_model(weights, precision=args.precision)
@@ -123,7 +173,26 @@ def run(args):
     try:
         for problem in problems:
             report.failure(problem)
-        if todo:
+        if todo and args.engine == "ray":
+            from c3d.extraction.ray_engine import extract_videos_ray
+
+            extract_videos_ray(
+                todo,
+                writer,
+                report,
+                weights=weights,
+                precision=args.precision,
+                layer=args.layer,
+                stride=args.stride,
+                batch_size=args.batch_size,
+                clip_format=clip_format,
+                settings=settings,
+                overwrite=args.overwrite,
+                address=args.ray_address,
+                workers=args.workers,
+                gpus_per_worker=args.gpus_per_worker,
+            )
+        elif todo:
             from c3d.extraction.features import extract_videos
 
             extract_videos(

@@ -1,0 +1,380 @@
+"""``c3d extract --engine ray``: the same extraction on a Ray cluster, through Ray Data.
+
+::
+
+    driver         videos → plan_outputs, claims (as the local engine) → rows {index, path}
+    CPU tasks      decode (``stream.video_clips``: the local engine's decoding loop) → uint8
+                   centre crops, one row per clip, in blocks of CHUNK_CLIPS clips; then one
+                   closing row per video (its clip count, fps, frames, padded, or its failure)
+    actor pool     ``--workers`` replicas (one per GPU): ClipFormat.subtract_mean → batches
+                   padded to ``--batch-size`` → ``predict_fn(feature_model(load_model(…)))``
+                   → each batch's features written as part files per video (shared folder)
+    driver         counts each video's clips; once all are there, a task assembles the part
+                   files into the video's npz (``writers.write_npz_streamed``), atomically
+
+Why this shape:
+
+- Memory stays bounded whatever a video's length: a decoding task yields its clips as
+  blocks of CHUNK_CLIPS clips (``DataContext.target_max_block_size`` set to one chunk), the
+  actors return only (index, start) rows, and the assembly streams part files into the npz
+  (``write_npz_streamed``) opening only those that overlap where it is.
+- The same arrays as the local engine: the same decode and ClipFormat code, uint8 crops
+  travel (a quarter of float32) and the mean is subtracted in the actor as ``normalize``
+  does, and every model call has ``batch_size`` clips (zero-padded, as ``stream`` pads), so
+  each clip's result does not depend on its batch (see ``c3d.video.stream``).
+- Faults are Ray's to handle: Ray Data restarts a killed actor and retries its batches
+  (``max_restarts``/``max_task_retries`` -1, its defaults), retries tasks of a lost node
+  (``max_retries`` -1) and rebuilds lost blocks from lineage; assembly tasks are retried
+  (``max_retries``). A batch done twice writes the same part file again (atomic rename)
+  and the driver counts clips by their start, so a redone clip is neither lost nor
+  counted twice, and each video is assembled, reported and released once.
+- Outputs: npz files as the local engine's, written by the assembling task to a folder
+  every node sees; with ``--format h5`` the tasks write the staging npz files and the
+  driver packs them at the end (``H5Writer.close``), as for processes sharing an h5 file.
+"""
+
+import contextlib
+import heapq
+import os
+import shutil
+
+import numpy as np
+
+from c3d.errors import C3DError
+from c3d.extraction.claims import Claims
+from c3d.extraction.writers import fatal_write_error, write_npz_streamed
+from c3d.video import segments
+from c3d.video.decode import declared_frame_count, open_video, video_fps
+
+INSTALL_HINT = "--engine ray needs Ray: pip install 'c3d-keras[ray]'"
+CHUNK_CLIPS = 16  # clips per block from a decoding task: 9.6 MB of uint8 16x112x112x3 crops
+PARTS = "ray-parts"  # beside the claims: each video's part files until it is assembled
+
+
+def import_ray():
+    """The ray module, or a one-line C3DError saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise C3DError(INSTALL_HINT) from None
+    return ray
+
+
+# --- decoding tasks ----------------------------------------------------------------
+def _rows(index, starts, frames, *, n_clips=0, fps=0.0, n_frames=0, padded=False, error=""):
+    count = len(starts)
+    return {
+        "index": np.full(count, index, np.int64),
+        "start": np.asarray(starts, np.int64),
+        "frames": frames,
+        "n_clips": np.full(count, n_clips, np.int64),
+        "fps": np.full(count, fps, np.float64),
+        "n_frames": np.full(count, n_frames, np.int64),
+        "padded": np.full(count, padded, np.bool_),
+        "error": np.array([error] * count, dtype=object),
+    }
+
+
+def decode_videos(batch, *, clip_format, stride):
+    """Ray Data UDF: for each video of ``batch``, its clips (CHUNK_CLIPS a batch), then a
+    closing row (start -1) with its clip count and frames, or its failure (one line)."""
+    from c3d.video.stream import failure_reason, video_clips
+
+    empty = np.zeros((1, *clip_format.input_shape), np.uint8)
+    for index, path in zip(batch["index"], batch["path"]):
+        index, path = int(index), str(path)
+        decoded = segments.PartDecoded(segments.Part.whole(), next_frame=0)
+        try:
+            capture = open_video(path)
+            fps = video_fps(capture)
+        except Exception as exc:
+            yield _rows(index, [-1], empty, error=failure_reason(path, exc))
+            continue
+        starts, crops = [], []
+        for start, frames in video_clips(path, capture, clip_format, stride, decoded):
+            starts.append(start)
+            crops.append(clip_format.crop(frames))
+            if len(starts) == CHUNK_CLIPS:
+                yield _rows(index, starts, np.stack(crops))
+                starts, crops = [], []
+        if starts:
+            yield _rows(index, starts, np.stack(crops))
+        yield _rows(
+            index,
+            [-1],
+            empty,
+            n_clips=decoded.n_clips,
+            fps=fps,
+            n_frames=decoded.next_frame,
+            padded=decoded.padded,
+            error=decoded.error or "",
+        )
+
+
+# --- the model's actors --------------------------------------------------------------
+def part_folder(root, key):
+    """The folder of one video's part files (``.parts``: no clash between keys a and a/b)."""
+    return os.path.join(root, *key.split("/")) + ".parts"
+
+
+class ModelReplica:
+    """Ray Data callable class: one model per actor, batches of ``batch_size`` clips."""
+
+    def __init__(self, *, weights, precision, layer, clip_format, batch_size, parts, keys):
+        from c3d.model.builder import feature_model
+        from c3d.model.inference import predict_fn
+        from c3d.model.loader import load_model
+
+        self.predict = predict_fn(feature_model(load_model(weights, precision=precision), layer))
+        self.format = clip_format
+        self.batch_size = batch_size
+        self.parts = parts
+        self.keys = keys
+
+    def __call__(self, batch):
+        rows = np.flatnonzero(batch["start"] >= 0)
+        if len(rows):
+            clips = np.zeros((self.batch_size, *self.format.input_shape), np.float32)
+            for slot, row in enumerate(rows):
+                clips[slot] = self.format.subtract_mean(batch["frames"][row])
+            outputs = np.asarray(self.predict(clips))[: len(rows)]
+            outputs = outputs.reshape(len(rows), -1).astype(np.float32, copy=False)
+            indices, starts = batch["index"][rows], batch["start"][rows]
+            for index in np.unique(indices):
+                mine = np.flatnonzero(indices == index)
+                mine = mine[np.argsort(starts[mine], kind="stable")]
+                self._write_part(int(index), starts[mine], outputs[mine])
+        return {name: value for name, value in batch.items() if name != "frames"}
+
+    def _write_part(self, index, starts, outputs):
+        from c3d.atomic import atomic_output
+
+        folder = part_folder(self.parts, self.keys[index])
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{starts[0]:012d}-{starts[-1]:012d}.npz")
+        with atomic_output(path) as tmp_path, open(tmp_path, "wb") as f:
+            np.savez(f, starts=starts, clips=outputs)
+
+
+# --- assembly ----------------------------------------------------------------------
+def _part_rows(folder):
+    """Yield (start, features) over a video's part files, in order, each start once.
+
+    Part files hold sorted starts; a redone batch may repeat some. Files are opened as
+    the sweep reaches their first start, and dropped when read: only those overlapping
+    the current position are in memory.
+    """
+    names = sorted(name for name in os.listdir(folder) if name.endswith(".npz"))
+    names = [name for name in names if not name.startswith(".")]
+    heap, opened, last = [], 0, None
+    while heap or opened < len(names):
+        while opened < len(names) and (not heap or int(names[opened][:12]) <= heap[0][0]):
+            with np.load(os.path.join(folder, names[opened])) as data:
+                part = (data["starts"], data["clips"])
+            heapq.heappush(heap, (int(part[0][0]), opened, 0, part))
+            opened += 1
+        start, number, row, part = heapq.heappop(heap)
+        if last is None or start > last:
+            last = start
+            yield start, part[1][row]
+        if row + 1 < len(part[0]):
+            heapq.heappush(heap, (int(part[0][row + 1]), number, row + 1, part))
+
+
+def assemble(folder, path, count, fps, n_frames, padded, settings):
+    """Write one video's npz from its part files, then remove them.
+
+    Returns None, or ``(errno, reason)`` when the output cannot be written.
+    """
+    if not os.path.isdir(folder) and os.path.isfile(path):
+        return None  # a retry of a task that finished: nothing left to do
+    try:
+        with np.load(os.path.join(folder, min(os.listdir(folder)))) as data:
+            shape = data["clips"].shape[1:]
+        rows = _part_rows(folder)
+        write_npz_streamed(path, rows, count, shape, fps, n_frames, padded, settings)
+    except OSError as exc:
+        return exc.errno, exc.strerror or str(exc)
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+# --- the driver --------------------------------------------------------------------
+class _Video:
+    def __init__(self):
+        self.starts = set()
+        self.end = None  # the closing row
+        self.closed = False
+
+
+def _resources(ray, gpus_per_worker, workers):
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if gpus_per_worker is None:
+        gpus_per_worker = 1 if gpus else 0
+    if workers is None:
+        workers = max(1, int(gpus // gpus_per_worker)) if gpus_per_worker else 1
+    return gpus_per_worker, workers
+
+
+@contextlib.contextmanager
+def ray_session(address=None):
+    """Connect to Ray at ``address`` (None: start a local Ray), unless already connected."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    ray.init(address=address, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def extract_videos_ray(
+    videos,
+    writer,
+    report,
+    *,
+    weights,
+    precision,
+    layer,
+    stride,
+    batch_size,
+    clip_format,
+    settings=None,
+    overwrite=False,
+    address=None,
+    workers=None,
+    gpus_per_worker=None,
+):
+    """Extract ``videos`` into ``writer`` on Ray, telling ``report`` (as ``extract_videos``)."""
+    from c3d.runtime import default_batch_size
+
+    with ray_session(address) as ray:
+        gpus_per_worker, workers = _resources(ray, gpus_per_worker, workers)
+        batch_size = batch_size or default_batch_size(accelerator=gpus_per_worker > 0)
+        claims = Claims(writer.claims_folder)
+        parts = os.path.join(os.path.dirname(writer.claims_folder), PARTS)
+        todo = []
+        try:
+            for video in videos:
+                if (not overwrite and writer.exists(video.key)) or not claims.acquire(video.key):
+                    report.done_elsewhere()
+                    continue
+                shutil.rmtree(part_folder(parts, video.key), ignore_errors=True)  # a killed run's
+                todo.append(video)
+            if todo:
+                _run(
+                    ray,
+                    todo,
+                    writer,
+                    report,
+                    claims,
+                    parts,
+                    model_args={
+                        "weights": weights,
+                        "precision": precision,
+                        "layer": layer,
+                        "clip_format": clip_format,
+                        "batch_size": batch_size,
+                        "parts": parts,
+                        "keys": [video.key for video in todo],
+                    },
+                    stride=stride,
+                    settings=settings,
+                    workers=workers,
+                    gpus_per_worker=gpus_per_worker,
+                )
+        finally:
+            claims.release_all()
+
+
+def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settings, **pool):
+    from c3d.video.stream import path_of
+
+    clip_format = model_args["clip_format"]
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the RunReport is the progress bar
+    context.target_max_block_size = CHUNK_CLIPS * int(np.prod(clip_format.input_shape)) + 4096
+    items = [{"index": index, "path": path_of(video)} for index, video in enumerate(todo)]
+    dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 1000))
+    dataset = dataset.map_batches(
+        decode_videos,
+        batch_size=1,
+        batch_format="numpy",
+        fn_kwargs={"clip_format": clip_format, "stride": stride},
+    )
+    dataset = dataset.map_batches(
+        ModelReplica,
+        fn_constructor_kwargs=model_args,
+        batch_size=model_args["batch_size"],
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=pool["workers"]),
+        num_gpus=pool["gpus_per_worker"],
+    )
+    assemble_task = ray.remote(max_retries=-1)(assemble)
+    state = [_Video() for _ in todo]
+    running = {}  # assembly ObjectRef -> index
+
+    def close(index, result):
+        video = todo[index]
+        if result is not None:
+            errno, reason = result
+            fatal = fatal_write_error(writer.describe(), OSError(errno, reason))
+            if fatal is not None:
+                raise fatal
+            report.failure(f"{path_of(video)}: cannot write its features ({reason})")
+            return
+        claims.release(video.key)
+        report.video_done()
+
+    def collect(timeout):
+        if not running:
+            return
+        ready, _ = ray.wait(list(running), num_returns=len(running), timeout=timeout)
+        for ref in ready:
+            close(running.pop(ref), ray.get(ref))
+
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            new_clips = 0
+            for row, index in enumerate(batch["index"]):
+                video = state[int(index)]
+                if video.closed:
+                    continue
+                start = int(batch["start"][row])
+                if start >= 0:
+                    new_clips += start not in video.starts
+                    video.starts.add(start)
+                elif video.end is None:
+                    video.end = {name: batch[name][row] for name in batch}
+                if video.end is None:
+                    continue
+                key = todo[int(index)].key
+                if video.end["error"]:
+                    video.closed = True
+                    shutil.rmtree(part_folder(parts, key), ignore_errors=True)
+                    report.failure(str(video.end["error"]))
+                elif len(video.starts) == int(video.end["n_clips"]):
+                    video.closed = True
+                    ref = assemble_task.remote(
+                        part_folder(parts, key),
+                        writer.staged_path(key),
+                        len(video.starts),
+                        float(video.end["fps"]),
+                        int(video.end["n_frames"]),
+                        bool(video.end["padded"]),
+                        settings,
+                    )
+                    running[ref] = int(index)
+            if new_clips:
+                report.clips_done(new_clips)
+            collect(timeout=0)
+        collect(timeout=None)
+        for index, video in enumerate(state):  # cannot happen: Ray brings back every row
+            if not video.closed:
+                report.failure(f"{path_of(todo[index])}: no result from the Ray cluster")
+    finally:
+        for ref in running:
+            ray.cancel(ref)
