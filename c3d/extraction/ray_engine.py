@@ -44,7 +44,7 @@ from c3d.errors import C3DError
 from c3d.extraction.claims import Claims
 from c3d.extraction.writers import fatal_write_error, write_npz_streamed
 from c3d.video import segments
-from c3d.video.decode import declared_frame_count, open_video, video_fps
+from c3d.video.decode import open_video, video_fps
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'c3d-keras[ray]'"
 CHUNK_CLIPS = 16  # clips per block from a decoding task: 9.6 MB of uint8 16x112x112x3 crops
@@ -82,7 +82,7 @@ def decode_videos(batch, *, clip_format, stride):
     from c3d.video.stream import failure_reason, video_clips
 
     empty = np.zeros((1, *clip_format.input_shape), np.uint8)
-    for index, path in zip(batch["index"], batch["path"]):
+    for index, path in zip(batch["index"], batch["path"], strict=True):
         index, path = int(index), str(path)
         decoded = segments.PartDecoded(segments.Part.whole(), next_frame=0)
         try:
