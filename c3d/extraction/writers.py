@@ -76,7 +76,8 @@ def write_npz_streamed(path, rows, count, shape, fps, n_frames, padded, settings
     (float32): they go to the file as they come (the whole video is never held: a 10-hour
     video's fc6 is 1 GB), their float64 sum kept for ``video``. Numpy's mean over axis 0
     adds the rows one after another, as here, so the arrays equal those of
-    ``write_npz(feature_arrays(...))`` bit for bit. The same layout as ``np.savez`` (stored, zip64 entries); atomic.
+    ``write_npz(feature_arrays(...))`` bit for bit. ``np.savez``'s layout (stored, zip64
+    entries); atomic.
     """
     header = {"descr": np.dtype(np.float32).str, "fortran_order": False, "shape": (count, *shape)}
     total = np.zeros(int(np.prod(shape, dtype=np.int64)), np.float64)
