@@ -35,6 +35,7 @@ Why this shape:
 
 import contextlib
 import heapq
+import logging
 import os
 import shutil
 
@@ -304,6 +305,9 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
         batch_size=1,
         batch_format="numpy",
         fn_kwargs={"clip_format": clip_format, "stride": stride},
+        # Spread over the nodes; also keeps Ray Data from fusing decoding into the actors
+        # (it fuses operators whose remote arguments match), so decoding stays in CPU tasks.
+        scheduling_strategy="SPREAD",
     )
     dataset = dataset.map_batches(
         ModelReplica,
@@ -336,6 +340,9 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
         for ref in ready:
             close(running.pop(ref), ray.get(ref))
 
+    quiet = logging.getLogger("ray.data")  # its INFO lines would break the progress bar
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             new_clips = 0
@@ -376,5 +383,6 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
             if not video.closed:
                 report.failure(f"{path_of(todo[index])}: no result from the Ray cluster")
     finally:
+        quiet.setLevel(level)
         for ref in running:
             ray.cancel(ref)
