@@ -225,7 +225,14 @@ def ray_session(address=None):
     if ray.is_initialized():
         yield ray
         return
-    ray.init(address=address, log_to_driver=False, configure_logging=False)
+    runtime_env = None
+    if address is None:  # workers of a local Ray import the c3d this driver runs
+        import c3d
+
+        source = os.path.dirname(os.path.dirname(os.path.abspath(c3d.__file__)))
+        path = os.pathsep.join(filter(None, (source, os.environ.get("PYTHONPATH"))))
+        runtime_env = {"env_vars": {"PYTHONPATH": path}}
+    ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
     try:
         yield ray
     finally:
