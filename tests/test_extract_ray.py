@@ -87,7 +87,7 @@ def test_ray_writes_what_the_local_engine_writes(
     )
     assert got_code == code == 1
     assert sorted(got_failures) == failures  # the same lines, each once (order: as they came)
-    assert summary[0].startswith(f"c3d extract: done {len(GOOD)}, skipped 0, failed {len(failures)} ")
+    assert summary[0].startswith(summary_of(len(GOOD), 0, len(failures)))
     assert_equal_outputs(npz_outputs(tmp_path / "out"), outputs)
     assert not os.listdir(tmp_path / "out" / ".c3d" / "ray-parts")  # nothing left behind
 
@@ -95,7 +95,11 @@ def test_ray_writes_what_the_local_engine_writes(
     code, _, summary = run_extract(
         extract_args(videos, tmp_path / "out", sport1m_weights, *RAY), capsys
     )
-    assert summary[0].startswith(f"c3d extract: done 0, skipped {len(GOOD)}, failed {len(failures)}")
+    assert summary[0].startswith(summary_of(0, len(GOOD), len(failures)))
+
+
+def summary_of(done, skipped, failed):
+    return f"c3d extract: done {done}, skipped {skipped}, failed {failed} ("
 
 
 def model_workers():
@@ -120,14 +124,12 @@ def test_a_model_worker_killed_mid_run_is_redone(
 
     killer = KillWhenOutputAppears(out, kill)
     killer.start()
-    code, failures, summary = run_extract(
-        extract_args(videos, out, sport1m_weights, *RAY), capsys
-    )
+    code, failures, summary = run_extract(extract_args(videos, out, sport1m_weights, *RAY), capsys)
     killer.join()
     assert killer.killed == 1 and killer.outputs_then < len(GOOD)  # killed mid-run
     outputs, ref_failures, ref_code, _ = reference
     assert code == ref_code and sorted(failures) == ref_failures
-    assert summary[0].startswith(f"c3d extract: done {len(GOOD)}, skipped 0, failed {len(BAD) + 1} ")
+    assert summary[0].startswith(summary_of(len(GOOD), 0, len(BAD) + 1))
     assert_equal_outputs(npz_outputs(out), outputs)
 
 
@@ -147,4 +149,3 @@ def test_ray_writes_h5_as_the_local_engine_writes_npz(
         assert_equal_outputs({key: got}, {key: outputs[key]}, names=ARRAY_NAMES)
         assert recorded[key] == provenance.from_json(str(outputs[key][PROVENANCE]), key)
     assert not os.listdir(str(h5) + ".c3d/staging")  # everything packed
-
