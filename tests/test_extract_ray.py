@@ -36,7 +36,7 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path, monkeypatch, ca
     code = main(["extract", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *RAY])
     assert code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        "c3d: --engine ray needs Ray: pip install 'c3d-keras[ray]'"
+        "c3d extract: error: --engine ray needs Ray: pip install 'c3d-keras[ray]'"
     ]
 
 

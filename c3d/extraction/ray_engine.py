@@ -63,10 +63,11 @@ def import_ray():
 
 
 # --- decoding tasks ----------------------------------------------------------------
-def _rows(index, starts, frames, *, n_clips=0, fps=0.0, n_frames=0, padded=False, error=""):
+def _rows(index, key, starts, frames, *, n_clips=0, fps=0.0, n_frames=0, padded=False, error=""):
     count = len(starts)
     return {
         "index": np.full(count, index, np.int64),
+        "key": np.array([key] * count, dtype=object),
         "start": np.asarray(starts, np.int64),
         "frames": frames,
         "n_clips": np.full(count, n_clips, np.int64),
@@ -83,26 +84,27 @@ def decode_videos(batch, *, clip_format, stride):
     from c3d.video.stream import failure_reason, video_clips
 
     empty = np.zeros((1, *clip_format.input_shape), np.uint8)
-    for index, path in zip(batch["index"], batch["path"], strict=True):
-        index, path = int(index), str(path)
+    for index, key, path in zip(batch["index"], batch["key"], batch["path"], strict=True):
+        index, key, path = int(index), str(key), str(path)
         decoded = segments.PartDecoded(segments.Part.whole(), next_frame=0)
         try:
             capture = open_video(path)
             fps = video_fps(capture)
         except Exception as exc:
-            yield _rows(index, [-1], empty, error=failure_reason(path, exc))
+            yield _rows(index, key, [-1], empty, error=failure_reason(path, exc))
             continue
         starts, crops = [], []
         for start, frames in video_clips(path, capture, clip_format, stride, decoded):
             starts.append(start)
             crops.append(clip_format.crop(frames))
             if len(starts) == CHUNK_CLIPS:
-                yield _rows(index, starts, np.stack(crops))
+                yield _rows(index, key, starts, np.stack(crops))
                 starts, crops = [], []
         if starts:
-            yield _rows(index, starts, np.stack(crops))
+            yield _rows(index, key, starts, np.stack(crops))
         yield _rows(
             index,
+            key,
             [-1],
             empty,
             n_clips=decoded.n_clips,
@@ -122,7 +124,7 @@ def part_folder(root, key):
 class ModelReplica:
     """Ray Data callable class: one model per actor, batches of ``batch_size`` clips."""
 
-    def __init__(self, *, weights, precision, layer, clip_format, batch_size, parts, keys):
+    def __init__(self, *, weights, precision, layer, clip_format, batch_size, parts):
         from c3d.model.builder import feature_model
         from c3d.model.inference import predict_fn
         from c3d.model.loader import load_model
@@ -131,7 +133,6 @@ class ModelReplica:
         self.format = clip_format
         self.batch_size = batch_size
         self.parts = parts
-        self.keys = keys
 
     def __call__(self, batch):
         rows = np.flatnonzero(batch["start"] >= 0)
@@ -145,13 +146,13 @@ class ModelReplica:
             for index in np.unique(indices):
                 mine = np.flatnonzero(indices == index)
                 mine = mine[np.argsort(starts[mine], kind="stable")]
-                self._write_part(int(index), starts[mine], outputs[mine])
+                self._write_part(str(batch["key"][rows[mine[0]]]), starts[mine], outputs[mine])
         return {name: value for name, value in batch.items() if name != "frames"}
 
-    def _write_part(self, index, starts, outputs):
+    def _write_part(self, key, starts, outputs):
         from c3d.atomic import atomic_output
 
-        folder = part_folder(self.parts, self.keys[index])
+        folder = part_folder(self.parts, key)
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"{starts[0]:012d}-{starts[-1]:012d}.npz")
         with atomic_output(path) as tmp_path, open(tmp_path, "wb") as f:
@@ -197,8 +198,20 @@ def assemble(folder, path, count, fps, n_frames, padded, settings):
         write_npz_streamed(path, rows, count, shape, fps, n_frames, padded, settings)
     except OSError as exc:
         return exc.errno, exc.strerror or str(exc)
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_parts(folder)
     return None
+
+
+def remove_parts(folder):
+    """Remove a video's part files, and the folders above left empty (up to ``PARTS``)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder = os.path.dirname(folder)
+    while os.path.basename(folder) != PARTS:
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty: another video's parts are there
+            return
+        folder = os.path.dirname(folder)
 
 
 # --- the driver --------------------------------------------------------------------
@@ -270,7 +283,7 @@ def extract_videos_ray(
                 if (not overwrite and writer.exists(video.key)) or not claims.acquire(video.key):
                     report.done_elsewhere()
                     continue
-                shutil.rmtree(part_folder(parts, video.key), ignore_errors=True)  # a killed run's
+                remove_parts(part_folder(parts, video.key))  # a killed run's
                 todo.append(video)
             if todo:
                 _run(
@@ -287,7 +300,6 @@ def extract_videos_ray(
                         "clip_format": clip_format,
                         "batch_size": batch_size,
                         "parts": parts,
-                        "keys": [video.key for video in todo],
                     },
                     stride=stride,
                     settings=settings,
@@ -305,7 +317,10 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the RunReport is the progress bar
     context.target_max_block_size = CHUNK_CLIPS * int(np.prod(clip_format.input_shape)) + 4096
-    items = [{"index": index, "path": path_of(video)} for index, video in enumerate(todo)]
+    items = [
+        {"index": index, "key": video.key, "path": path_of(video)}
+        for index, video in enumerate(todo)
+    ]
     dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 1000))
     dataset = dataset.map_batches(
         decode_videos,
@@ -323,6 +338,7 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=pool["workers"]),
         num_gpus=pool["gpus_per_worker"],
+        scheduling_strategy="DEFAULT",  # not SPREAD's: no fusion (see above)
     )
     assemble_task = ray.remote(max_retries=-1)(assemble)
     state = [_Video() for _ in todo]
@@ -368,7 +384,7 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
                 key = todo[int(index)].key
                 if video.end["error"]:
                     video.closed = True
-                    shutil.rmtree(part_folder(parts, key), ignore_errors=True)
+                    remove_parts(part_folder(parts, key))
                     report.failure(str(video.end["error"]))
                 elif len(video.starts) == int(video.end["n_clips"]):
                     video.closed = True
