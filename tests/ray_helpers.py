@@ -45,19 +45,38 @@ def make_videos(root):
 def extract_args(videos, out, weights, *more):
     # the missing file is a failure too, reported as the others
     missing = videos.parent / "missing.mp4"
-    return ["extract", videos, missing, "-o", out, "--weights", weights, "--batch-size", "2", *more]
+    weights = ("--weights", weights, "--batch-size", "2", "--stride", "16")
+    return ["extract", videos, missing, "-o", out, *weights, *more]
 
 
 def run_extract(args, capsys):
-    """(exit status, failure lines, summary line) of ``c3d extract``."""
+    """(exit status, failure lines, summary lines without timings) of ``c3d extract``."""
     capsys.readouterr()
-    failures = pathlib.Path(args[args.index("-o") + 1]).parent / (
-        pathlib.Path(args[args.index("-o") + 1]).name + ".failures"
-    )
+    out = pathlib.Path(args[args.index("-o") + 1])
+    failures = out.parent / (out.name + ".failures")
     code = main([*map(str, args), "--failures", str(failures)])
     err = capsys.readouterr().err
-    summary = [line for line in err.splitlines() if line.startswith("c3d extract: done")]
+    summary = [
+        line.split(" (")[0] for line in err.splitlines() if line.startswith("c3d extract: done")
+    ]
     return code, failures.read_text().splitlines(), summary
+
+
+def summary_of(done, skipped, failed):
+    return f"c3d extract: done {done}, skipped {skipped}, failed {failed}"
+
+
+def expected_failures(videos):
+    """Every bad video and the missing one fails, each once (whatever the engine)."""
+    return sorted([str(videos / key) for key in BAD] + [str(videos.parent / "missing.mp4")])
+
+
+def check_reference(reference):
+    """The reference is what it should be: the good videos written, each bad one failed."""
+    videos, outputs, failures, code = reference
+    assert code == 1 and sorted(outputs) == sorted(GOOD)
+    assert [line.split(": ")[0] for line in failures] == expected_failures(videos)
+    return reference
 
 
 def npz_outputs(folder):
