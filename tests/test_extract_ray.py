@@ -96,7 +96,9 @@ def test_a_model_worker_killed_mid_run_is_redone_h5(
     assert got_code == code and sorted(got_failures) == failures
     assert summary == [summary_of(len(GOOD), 0, len(failures))]  # each video once
     assert sorted(group_keys(h5)) == sorted(GOOD)
-    recorded = H5Writer(h5).recorded(GOOD)
+    writer = H5Writer(h5)
+    writer.prepare()  # reads the index
+    recorded = writer.recorded(GOOD)
     for key in GOOD:
         assert_equal_outputs({key: read_h5_video(h5, key)}, {key: outputs[key]}, ARRAY_NAMES)
         assert recorded[key] == provenance.from_json(str(outputs[key][PROVENANCE]), key)

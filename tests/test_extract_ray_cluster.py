@@ -1,0 +1,55 @@
+"""``c3d extract --engine ray`` on a 2-node ``ray.cluster_utils.Cluster`` on this machine (one
+cluster for the module): a node removed mid-run, its work redone by the other; the outputs,
+failures and exit status of the local engine, each video done once."""
+
+import os
+
+import pytest
+from ray_helpers import (
+    GOOD,
+    KillWhenOutputAppears,
+    assert_equal_outputs,
+    check_reference,
+    extract_args,
+    npz_outputs,
+    run_extract,
+    runtime_env,
+    summary_of,
+)
+
+ray = pytest.importorskip("ray")
+cluster_utils = pytest.importorskip("ray.cluster_utils")
+
+
+@pytest.fixture(scope="module")
+def two_nodes():
+    cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    worker = cluster.add_node(num_cpus=2)
+    ray.init(address=cluster.address, runtime_env=runtime_env())
+    cluster.wait_for_nodes()
+    yield cluster, worker
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def test_a_node_removed_mid_run_is_redone_elsewhere(
+    two_nodes, ray_videos_and_reference, sport1m_weights, tmp_path, capsys
+):
+    cluster, worker = two_nodes
+    videos, outputs, failures, code = check_reference(ray_videos_and_reference)
+    out = tmp_path / "out"
+
+    def kill():
+        cluster.remove_node(worker, allow_graceful=False)  # its processes killed
+        return True
+
+    killer = KillWhenOutputAppears(out, kill)
+    killer.start()
+    args = extract_args(videos, out, sport1m_weights, "--engine", "ray", "--workers", "1")
+    got_code, got_failures, summary = run_extract(args, capsys)
+    killer.join()
+    assert killer.killed and killer.outputs_then < len(GOOD)  # removed mid-run
+    assert got_code == code and sorted(got_failures) == failures
+    assert summary == [summary_of(len(GOOD), 0, len(failures))]  # each video once
+    assert_equal_outputs(npz_outputs(out), outputs)
+    assert os.listdir(out / ".c3d" / "ray-parts") == []
