@@ -2,8 +2,10 @@
 cluster for the module): a node removed mid-run, its work redone by the other; the outputs,
 failures and exit status of the local engine, each video done once."""
 
+import contextlib
 import os
 
+import psutil
 import pytest
 from ray_helpers import (
     GOOD,
@@ -32,6 +34,20 @@ def two_nodes():
     cluster.shutdown()
 
 
+def busy_workers(node):
+    """The titles of the node's Ray workers running a task or an actor (not ray::IDLE)."""
+    busy = []
+    for kind, process in node.live_processes():
+        if kind != "raylet":
+            continue
+        for child in psutil.Process(process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                title = " ".join(child.cmdline())
+                if title.startswith("ray::") and not title.startswith("ray::IDLE"):
+                    busy.append(title)
+    return busy
+
+
 def test_a_node_removed_mid_run_is_redone_elsewhere(
     two_nodes, ray_videos_and_reference, sport1m_weights, tmp_path, capsys
 ):
@@ -40,15 +56,16 @@ def test_a_node_removed_mid_run_is_redone_elsewhere(
     out = tmp_path / "out"
 
     def kill():
+        busy = busy_workers(worker)
         cluster.remove_node(worker, allow_graceful=False)  # its processes killed
-        return True
+        return busy
 
     killer = KillWhenOutputAppears(out, kill)
     killer.start()
     args = extract_args(videos, out, sport1m_weights, "--engine", "ray", "--workers", "1")
     got_code, got_failures, summary = run_extract(args, capsys)
     killer.join()
-    assert killer.killed and killer.outputs_then < len(GOOD)  # removed mid-run
+    assert killer.killed and killer.outputs_then < len(GOOD)  # removed mid-run, busy
     assert got_code == code and sorted(got_failures) == failures
     assert summary == [summary_of(len(GOOD), 0, len(failures))]  # each video once
     assert_equal_outputs(npz_outputs(out), outputs)
