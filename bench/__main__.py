@@ -15,6 +15,8 @@
    thread (the per-core figure).
 8. outputs at scale: topping up a 20,000-video HDF5 file with 10 videos, and 3 processes
    sharing one output (see bench/outputs.py).
+9. ``c3d extract --engine ray`` (a local Ray, one model replica) next to ``--engine local``
+   on the same videos: clips/s, wall seconds, Ray's overhead in % (see bench/ray_engine.py).
 Weights are random (speed does not depend on their values). Results also go to a JSON
 file under bench/results/ (not tracked).
 """
@@ -169,6 +171,16 @@ def run(args, workdir):
 
     results.update(outputs.top_up(workdir))
     results.update(outputs.concurrent_processes(workdir, weights, write_video))
+
+    log("9. --engine ray next to --engine local")
+    from bench import ray_engine
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        log("9. skipped: ray is not installed (pip install 'c3d-keras[ray]')")
+    else:
+        results.update(ray_engine.engines(workdir, weights, write_video, frames=320))
     return results
 
 

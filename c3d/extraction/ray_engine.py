@@ -228,6 +228,17 @@ def _resources(ray, gpus_per_worker, workers):
         gpus_per_worker = 1 if gpus else 0
     if workers is None:
         workers = max(1, int(gpus // gpus_per_worker)) if gpus_per_worker else 1
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if cpus < workers + 1:  # else decoding tasks would wait for a CPU forever
+        raise C3DError(
+            f"--workers {workers}: each model replica takes a CPU and decoding at least one "
+            f"more, and the Ray cluster has {cpus:g} CPUs"
+        )
+    if gpus_per_worker and gpus < workers * gpus_per_worker:
+        raise C3DError(
+            f"--workers {workers} with --gpus-per-worker {gpus_per_worker:g} need "
+            f"{workers * gpus_per_worker:g} GPUs; the Ray cluster has {gpus:g}"
+        )
     return gpus_per_worker, workers
 
 
