@@ -216,10 +216,11 @@ def remove_parts(folder):
 
 # --- the driver --------------------------------------------------------------------
 class _Video:
+    """What the driver knows of a video in flight: the starts of its clips done, its end."""
+
     def __init__(self):
         self.starts = set()
         self.end = None  # the closing row
-        self.closed = False
 
 
 def _resources(ray, gpus_per_worker, workers):
@@ -326,6 +327,7 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
 
     clip_format = model_args["clip_format"]
     context = ray.data.DataContext.get_current()
+    saved = context.enable_progress_bars, context.target_max_block_size
     context.enable_progress_bars = False  # the RunReport is the progress bar
     context.target_max_block_size = CHUNK_CLIPS * int(np.prod(clip_format.input_shape)) + 4096
     items = [
@@ -352,7 +354,8 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
         scheduling_strategy="DEFAULT",  # not SPREAD's: no fusion (see above)
     )
     assemble_task = ray.remote(max_retries=-1)(assemble)
-    state = [_Video() for _ in todo]
+    state = {}  # index -> _Video, for the videos in flight
+    closed = set()  # videos assembled or failed: rows still coming for them are dropped
     running = {}  # assembly ObjectRef -> index
 
     def close(index, result):
@@ -381,9 +384,10 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             new_clips = 0
             for row, index in enumerate(batch["index"]):
-                video = state[int(index)]
-                if video.closed:
+                index = int(index)
+                if index in closed:
                     continue
+                video = state.setdefault(index, _Video())
                 start = int(batch["start"][row])
                 if start >= 0:
                     new_clips += start not in video.starts
@@ -392,13 +396,15 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
                     video.end = {name: batch[name][row] for name in batch}
                 if video.end is None:
                     continue
-                key = todo[int(index)].key
+                key = todo[index].key
                 if video.end["error"]:
-                    video.closed = True
+                    closed.add(index)
+                    del state[index]
                     remove_parts(part_folder(parts, key))
                     report.failure(str(video.end["error"]))
                 elif len(video.starts) == int(video.end["n_clips"]):
-                    video.closed = True
+                    closed.add(index)
+                    del state[index]
                     ref = assemble_task.remote(
                         part_folder(parts, key),
                         writer.staged_path(key),
@@ -408,15 +414,19 @@ def _run(ray, todo, writer, report, claims, parts, *, model_args, stride, settin
                         bool(video.end["padded"]),
                         settings,
                     )
-                    running[ref] = int(index)
+                    running[ref] = index
             if new_clips:
                 report.clips_done(new_clips)
             collect(timeout=0)
         collect(timeout=None)
-        for index, video in enumerate(state):  # cannot happen: Ray brings back every row
-            if not video.closed:
-                report.failure(f"{path_of(todo[index])}: no result from the Ray cluster")
+        for index, video in enumerate(todo):
+            if index not in closed:  # cannot happen: Ray brings back every row
+                report.failure(f"{path_of(video)}: no result from the Ray cluster")
+            # Parts written after their video was closed: by a batch redone after the
+            # assembly, or clips of a video whose decoding failed after them.
+            remove_parts(part_folder(parts, video.key))
     finally:
+        context.enable_progress_bars, context.target_max_block_size = saved
         quiet.setLevel(level)
         for ref in running:
             ray.cancel(ref)
