@@ -1,6 +1,6 @@
-"""``c3d extract --engine ray`` on a 2-node ``ray.cluster_utils.Cluster`` on this machine (one
-cluster for the module): a node removed mid-run, its work redone by the other; the outputs,
-failures and exit status of the local engine, each video done once."""
+"""``c3d extract --engine ray --format h5`` on a 2-node ``ray.cluster_utils.Cluster`` on this
+machine (one cluster for the module): a node removed mid-run, its work redone by the other;
+the arrays, provenance, failures and exit status of the local engine, each video done once."""
 
 import contextlib
 import os
@@ -13,11 +13,14 @@ from ray_helpers import (
     assert_equal_outputs,
     check_reference,
     extract_args,
-    npz_outputs,
     run_extract,
     runtime_env,
     summary_of,
 )
+
+from c3d.extraction import provenance
+from c3d.extraction.h5store import H5Writer, group_keys, read_h5_video
+from c3d.extraction.writers import ARRAY_NAMES, PROVENANCE
 
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -53,20 +56,28 @@ def test_a_node_removed_mid_run_is_redone_elsewhere(
 ):
     cluster, worker = two_nodes
     videos, outputs, failures, code = check_reference(ray_videos_and_reference)
-    out = tmp_path / "out"
+    h5 = tmp_path / "features.h5"
 
     def kill():
         busy = busy_workers(worker)
         cluster.remove_node(worker, allow_graceful=False)  # its processes killed
         return busy
 
-    killer = KillWhenOutputAppears(out, kill)
+    # with h5, the workers stage each video's npz; the driver packs them at the end
+    killer = KillWhenOutputAppears(str(h5) + ".c3d/staging", kill)
     killer.start()
-    args = extract_args(videos, out, sport1m_weights, "--engine", "ray", "--workers", "1")
-    got_code, got_failures, summary = run_extract(args, capsys)
+    args = extract_args(videos, h5, sport1m_weights, "--engine", "ray", "--workers", "1")
+    got_code, got_failures, summary = run_extract([*args, "--format", "h5"], capsys)
     killer.join()
     assert killer.killed and killer.outputs_then < len(GOOD)  # removed mid-run, busy
     assert got_code == code and sorted(got_failures) == failures
     assert summary == [summary_of(len(GOOD), 0, len(failures))]  # each video once
-    assert_equal_outputs(npz_outputs(out), outputs)
-    assert os.listdir(out / ".c3d" / "ray-parts") == []
+    assert sorted(group_keys(h5)) == sorted(GOOD)
+    writer = H5Writer(h5)
+    writer.prepare()  # reads the index
+    recorded = writer.recorded(GOOD)
+    for key in GOOD:
+        assert_equal_outputs({key: read_h5_video(h5, key)}, {key: outputs[key]}, ARRAY_NAMES)
+        assert recorded[key] == provenance.from_json(str(outputs[key][PROVENANCE]), key)
+    assert os.listdir(str(h5) + ".c3d/staging") == []  # everything packed
+    assert os.listdir(str(h5) + ".c3d/ray-parts") == []
