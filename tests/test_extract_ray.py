@@ -39,6 +39,21 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path, monkeypatch, ca
     ]
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (("--workers", "2"), "--workers needs --engine ray"),
+        (("--ray-address", "auto"), "--ray-address needs --engine ray"),
+        ((*RAY, "--decoders", "2"), "--decoders: with --engine ray, Ray's CPU tasks decode"),
+        (("--engine", "ray", "--workers", "0"), "--workers must be at least 1, got 0"),
+    ],
+)
+def test_engine_options_are_checked_up_front(tmp_path, capsys, options, message):
+    (tmp_path / "in").mkdir()
+    assert main(["extract", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *options]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"c3d extract: error: {message}"]
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env())
@@ -83,3 +98,17 @@ def test_a_model_worker_killed_mid_run_still_gives_the_local_engines_outputs(
     got_code, got_failures, summary = run_extract(args, capsys)
     assert got_code == 1 and sorted(got_failures) == failures
     assert summary == [summary_of(0, len(GOOD), len(failures))]
+
+
+def test_more_workers_than_the_cluster_can_feed_is_one_line(
+    local_ray, ray_videos_and_reference, sport1m_weights, tmp_path, capsys
+):
+    videos = ray_videos_and_reference[0]
+    args = extract_args(videos, tmp_path / "out", sport1m_weights, "--engine", "ray")
+    assert main([*map(str, args), "--workers", "2"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "c3d extract: error: --workers 2: each model replica takes a CPU and decoding at least "
+        "one more, and the Ray cluster has 2 CPUs"
+    )
+    claims = tmp_path / "out" / ".c3d" / "claims"
+    assert not claims.exists() or not os.listdir(claims)  # refused before any claim
