@@ -2,7 +2,7 @@
 
 ::
 
-    driver         videos → plan_outputs, claims (as the local engine) → rows {index, path}
+    driver         videos → plan_outputs, claims (as the local engine) → {index, key, path}
     CPU tasks      decode (``stream.video_clips``: the local engine's decoding loop) → uint8
                    centre crops, one row per clip, in blocks of CHUNK_CLIPS clips; then one
                    closing row per video (its clip count, fps, frames, padded, or its failure)
@@ -87,21 +87,21 @@ def decode_videos(batch, *, clip_format, stride):
     for index, key, path in zip(batch["index"], batch["key"], batch["path"], strict=True):
         index, key, path = int(index), str(key), str(path)
         decoded = segments.PartDecoded(segments.Part.whole(), next_frame=0)
-        try:
+        try:  # as the local decoders: whatever a bad file makes OpenCV raise is its failure
             capture = open_video(path)
             fps = video_fps(capture)
+            starts, crops = [], []
+            for start, frames in video_clips(path, capture, clip_format, stride, decoded):
+                starts.append(start)
+                crops.append(clip_format.crop(frames))
+                if len(starts) == CHUNK_CLIPS:
+                    yield _rows(index, key, starts, np.stack(crops))
+                    starts, crops = [], []
+            if starts:
+                yield _rows(index, key, starts, np.stack(crops))
         except Exception as exc:
             yield _rows(index, key, [-1], empty, error=failure_reason(path, exc))
             continue
-        starts, crops = [], []
-        for start, frames in video_clips(path, capture, clip_format, stride, decoded):
-            starts.append(start)
-            crops.append(clip_format.crop(frames))
-            if len(starts) == CHUNK_CLIPS:
-                yield _rows(index, key, starts, np.stack(crops))
-                starts, crops = [], []
-        if starts:
-            yield _rows(index, key, starts, np.stack(crops))
         yield _rows(
             index,
             key,
