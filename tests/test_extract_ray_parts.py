@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from c3d.extraction import provenance
-from c3d.extraction.ray_engine import assemble, part_folder
+from c3d.extraction.ray_engine import assemble, part_folder, part_name
 from c3d.extraction.writers import (
     PROVENANCE,
     feature_arrays,
@@ -56,8 +56,7 @@ def test_streamed_npz_equals_the_whole_video_npz(tmp_path):
 
 def write_part(folder, starts, clips):
     os.makedirs(folder, exist_ok=True)
-    name = f"{starts[0]:012d}-{starts[-1]:012d}.npz"
-    np.savez(os.path.join(folder, name), starts=np.asarray(starts), clips=clips)
+    np.savez(os.path.join(folder, part_name(starts)), starts=np.asarray(starts), clips=clips)
 
 
 def test_parts_redone_in_other_batches_are_assembled_once(tmp_path):
@@ -66,8 +65,9 @@ def test_parts_redone_in_other_batches_are_assembled_once(tmp_path):
     clips = clips_of(7)
     starts = np.arange(7) * 8
     # batches as a first attempt wrote them, then a retry batched differently
-    for rows in ([0, 1], [2, 3, 5], [4, 6], [1, 2], [3], [0, 1, 2, 3, 4, 5, 6]):
+    for rows in ([0, 1], [2, 3, 5], [4, 6], [1, 2], [3], [0, 1, 2, 3, 4, 5, 6], [0, 6]):
         write_part(folder, starts[rows], clips[rows])
+    open(os.path.join(folder, ".tmp-0-000000000000-x.npz"), "wb").close()  # a killed writer's
     write_part(part_folder(str(root), "a/other.mp4"), starts[:1], clips[:1])
     out = tmp_path / "out.npz"
     assert assemble(folder, str(out), 7, 30.0, 60, False, None) is None

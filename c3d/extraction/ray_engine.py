@@ -34,6 +34,7 @@ Why this shape:
 """
 
 import contextlib
+import hashlib
 import heapq
 import logging
 import os
@@ -154,9 +155,23 @@ class ModelReplica:
 
         folder = part_folder(self.parts, key)
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{starts[0]:012d}-{starts[-1]:012d}.npz")
+        path = os.path.join(folder, part_name(starts))
         with atomic_output(path) as tmp_path, open(tmp_path, "wb") as f:
             np.savez(f, starts=starts, clips=outputs)
+
+
+def part_name(starts):
+    """A part file's name: its first start (the assembly's sweep order), then a digest of
+    all its starts, so that a redone batch holding other clips never replaces this one (one
+    holding the same clips writes the same features)."""
+    digest = hashlib.sha1(np.asarray(starts, np.int64).tobytes()).hexdigest()[:16]
+    return f"{int(starts[0]):012d}-{digest}.npz"
+
+
+def _part_names(folder):
+    """The finished part files of a folder (not the temporaries of a killed writer), sorted."""
+    names = os.listdir(folder)
+    return sorted(name for name in names if name.endswith(".npz") and not name.startswith("."))
 
 
 # --- assembly ----------------------------------------------------------------------
@@ -167,8 +182,7 @@ def _part_rows(folder):
     the sweep reaches their first start, and dropped when read: only those overlapping
     the current position are in memory.
     """
-    names = sorted(name for name in os.listdir(folder) if name.endswith(".npz"))
-    names = [name for name in names if not name.startswith(".")]
+    names = _part_names(folder)
     heap, opened, last = [], 0, None
     while heap or opened < len(names):
         while opened < len(names) and (not heap or int(names[opened][:12]) <= heap[0][0]):
@@ -192,7 +206,7 @@ def assemble(folder, path, count, fps, n_frames, padded, settings):
     if not os.path.isdir(folder) and os.path.isfile(path):
         return None  # a retry of a task that finished: nothing left to do
     try:
-        with np.load(os.path.join(folder, min(os.listdir(folder)))) as data:
+        with np.load(os.path.join(folder, _part_names(folder)[0])) as data:
             shape = data["clips"].shape[1:]
         rows = _part_rows(folder)
         write_npz_streamed(path, rows, count, shape, fps, n_frames, padded, settings)
