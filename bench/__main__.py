@@ -17,6 +17,8 @@
    sharing one output (see bench/outputs.py).
 9. ``--crops 10`` (RTFM's ten crops: ten forward passes a clip) next to the single crop,
    end to end on the example video: clips/s and forward passes (rows)/s of each.
+10. ``c3d extract --engine ray`` (a local Ray, one model replica) next to ``--engine local``
+   on the same videos: clips/s, wall seconds, Ray's overhead in % (see bench/ray_engine.py).
 Weights are random (speed does not depend on their values). Results also go to a JSON
 file under bench/results/ (not tracked).
 """
@@ -174,6 +176,16 @@ def run(args, workdir):
 
     log("9. ten crops (--crops 10) next to the single crop")
     results.update(crops_throughput(model, EXAMPLE_VIDEO, runs=1 if args.quick else 3))
+
+    log("10. --engine ray next to --engine local")
+    from bench import ray_engine
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        log("10. skipped: ray is not installed (pip install 'c3d-keras[ray]')")
+    else:
+        results.update(ray_engine.engines(workdir, weights, write_video, frames=320))
     return results
 
 

@@ -80,3 +80,18 @@ def read_only_disk(tmp_path):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="session")
+def ray_videos_and_reference(tmp_path_factory, sport1m_weights):
+    """The Ray engine's tests' videos, and the local engine's outputs for them (computed once
+    for both Ray modules): (videos folder, {key: arrays}, sorted failure lines, exit status)."""
+    from ray_helpers import extract_args, make_videos, npz_outputs
+
+    from c3d.cli import main
+
+    videos = make_videos(tmp_path_factory.mktemp("ray_videos") / "videos")
+    out, failures = videos.parent / "local", videos.parent / "local.failures"
+    args = [*map(str, extract_args(videos, out, sport1m_weights)), "--failures", str(failures)]
+    code = main(args)
+    return videos, npz_outputs(out), sorted(failures.read_text().splitlines()), code

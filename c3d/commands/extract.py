@@ -14,6 +14,8 @@ import os
 import sys
 
 FORMATS = ("npz", "h5")
+ENGINES = ("local", "ray")
+RAY_OPTIONS = ("ray_address", "workers", "gpus_per_worker")
 H5_DEFAULT_NAME = "features.h5"
 
 
@@ -77,6 +79,32 @@ def add_arguments(parser):
         "--failures", metavar="FILE", default=None, help="write the failed videos here, one a line"
     )
     add_decoding_arguments(parser)
+    engine = parser.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process (default); ray: a Ray cluster (pip install 'c3d-keras[ray]'), "
+        "OUT on a filesystem every node sees",
+    )
+    engine.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        default=None,
+        help="the Ray cluster to join (e.g. HEAD:6379 or auto); default: start a local Ray",
+    )
+    engine.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="model replicas with --engine ray (default: one per GPU of the cluster, else 1)",
+    )
+    engine.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=None,
+        help="GPUs per model replica with --engine ray (default: 1 on a cluster with GPUs, else 0)",
+    )
 
 
 def check_positive(name, value):
@@ -84,6 +112,38 @@ def check_positive(name, value):
 
     if value is not None and value < 1:
         raise C3DError(f"{name} must be at least 1, got {value}")
+
+
+def check_engine(args):
+    """Ray's options only with --engine ray; the local decoders' only without it."""
+    from c3d.errors import C3DError
+
+    if args.engine != "ray":
+        for name in RAY_OPTIONS:
+            if getattr(args, name) is not None:
+                option = "--" + name.replace("_", "-")
+                raise C3DError(f"{option} needs --engine ray")
+        return
+    for option, given in (("--decoders", args.decoders), ("--gpu-decode", args.gpu_decode or None)):
+        if given is not None:
+            raise C3DError(f"{option}: with --engine ray, Ray's CPU tasks decode")
+    # Ray's tasks cut centre crops at the file's own frame rate (c3d.extraction.ray_engine)
+    for option, given in (
+        ("--preset", args.preset),
+        ("--crops", None if args.crops in (None, 1) else args.crops),
+        ("--fps", args.fps),
+    ):
+        if given is not None:
+            raise C3DError(
+                "--engine ray extracts one centre crop a clip at the native frame rate, "
+                f"to npz or h5. Received: {option} {given}"
+            )
+    check_positive("--workers", args.workers)
+    if args.gpus_per_worker is not None and args.gpus_per_worker < 0:
+        raise C3DError(f"--gpus-per-worker must be at least 0, got {args.gpus_per_worker}")
+    from c3d.extraction.ray_engine import import_ray
+
+    import_ray()  # without Ray: one line saying how to install it, before any work
 
 
 def h5_path(output):
@@ -174,6 +234,7 @@ def run(args):
     check_positive("--batch-size", args.batch_size)
     fps = check_fps(args.fps)
     check_decoding(args)
+    check_engine(args)
     preset, layer, stride, crops = resolve_options(args)
     check_layer(layer)
     pca = None if preset is None or not preset.needs_pca else load_pca(args.pca, layer)
@@ -213,7 +274,7 @@ def run(args):
         )
 
     model = None
-    if todo:
+    if todo and args.engine == "local":
         from c3d.model.loader import load_model
 
         model = load_model(weights, precision=args.precision)
@@ -224,7 +285,26 @@ def run(args):
     try:
         for problem in problems:
             report.failure(problem)
-        if todo:
+        if todo and args.engine == "ray":
+            from c3d.extraction.ray_engine import extract_videos_ray
+
+            extract_videos_ray(
+                todo,
+                writer,
+                report,
+                weights=weights,
+                precision=args.precision,
+                layer=layer,
+                stride=stride,
+                batch_size=args.batch_size,
+                clip_format=clip_format,
+                settings=settings,
+                overwrite=args.overwrite,
+                address=args.ray_address,
+                workers=args.workers,
+                gpus_per_worker=args.gpus_per_worker,
+            )
+        elif todo:
             from c3d.extraction.features import extract_videos
 
             extract_videos(

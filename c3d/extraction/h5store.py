@@ -166,6 +166,8 @@ class H5Writer:
     def _staged_path(self, key):
         return key_path(self.staging, key, ".npz")
 
+    staged_path = _staged_path  # a staged npz is packed by the next pack()
+
     def exists(self, key):
         """Whether ``key`` is done, also by another process since this one looked."""
         if os.path.isfile(self._staged_path(key)) or key in self._links or key in self._legacy:

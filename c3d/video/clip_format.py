@@ -186,13 +186,22 @@ class ClipFormat:
 
         ``offsets`` default to the centre crop. ``flip`` mirrors the result left-right after
         the subtraction, as Caffe's data layer does (the mean is taken unmirrored).
+        The same as ``subtract_mean(crop(resized_clip, offsets), offsets, flip)``.
         """
-        if offsets is None:
-            offsets, mean = self.center_offsets(), self._centre_mean
-        else:
-            mean = self.mean_at(offsets)
-        top, left = offsets
-        crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
+        return self.subtract_mean(self.crop(resized_clip, offsets), offsets, flip)
+
+    def crop(self, resized_clip, offsets=None):
+        """The (T, H, W, 3) crop of a resized clip at ``offsets`` (default centre), its dtype kept.
+
+        A uint8 crop is a quarter of the float32 clip it becomes: what travels between
+        processes (``c3d.extraction.ray_engine``), the mean being subtracted where the model is.
+        """
+        top, left = self.center_offsets() if offsets is None else offsets
+        return resized_clip[:, top : top + self.height, left : left + self.width, :]
+
+    def subtract_mean(self, crop, offsets=None, flip=False):
+        """A crop taken at ``offsets`` (default centre) minus the mean there -> float32."""
+        mean = self._centre_mean if offsets is None else self.mean_at(offsets)
         clip = crop.astype(np.float32) - mean
         if flip:
             clip = clip[:, :, ::-1, :]

@@ -33,6 +33,7 @@ outputs to an uninterrupted one with the same ``--batch-size``.
 """
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -155,10 +156,91 @@ def one_line(error):
     return text or type(error).__name__
 
 
-def _failure_reason(path, error):
+def failure_reason(path, error):
+    """Why a video failed, as one line ``PATH: reason``."""
     if isinstance(error, VideoError):
         return str(error)
     return f"{path}: {one_line(error)}"  # a corrupt file can make OpenCV raise anything
+
+
+def part_clips(path, capture, part, clip_format, stride, decoded, wanted=None, resampler=None):
+    """Yield ``(start, frames)`` for the clips of ``part`` of a video, in order of their starts.
+
+    ``capture`` is opened (and sought to ``part.first_frame``); it is released when the
+    generator ends or is closed. ``frames`` are the clip's resized uint8 frames (T, rh, rw,
+    3). ``decoded`` (a ``segments.PartDecoded``) records how far decoding went, the clips
+    yielded, the digests proving the part's cuts and whether its one clip was padded; if
+    decoding raises, its ``error`` says why (one line, ``PATH: reason``) and no more
+    clips come. ``wanted``: only the clips starting there, decoding stopping after the last.
+    ``resampler`` (``c3d.video.resample``, a whole video only): clips are cut from the frames
+    resampled to its rate, ``decoded.next_frame`` counting those. The one decoding loop of
+    the local engine's decoders and the Ray engine's tasks.
+    """
+    length = clip_format.frames
+    end = part.end_frame
+    if wanted is not None:  # with chosen clips, decoding stops after the last one's frames
+        last_frame = max(wanted, default=-1) + length
+        end = last_frame if end is None else min(end, last_frame)
+    cutter = ClipCutter(stride, length, first_frame=part.first_frame, first_clip=part.first_clip)
+    keep = functools.partial(part.keeps, stride=stride, length=length)
+    if resampler is None:
+        frames = iter_frames(capture, keep, first_index=part.first_frame)
+    else:  # clips are cut from the resampled frames: every frame of the file is needed
+        frames = resampler.frames(iter_frames(capture))
+    try:
+        for frame in frames:
+            if frame is not None:
+                decoded.record(cutter.n_frames, frame)
+            # Each frame is resized once, as it is decoded (uint8, like Caffe C3D).
+            clip = cutter.push(None if frame is None else clip_format.resize(frame))
+            decoded.next_frame = cutter.n_frames
+            if clip is not None and part.wants(clip.start):
+                if wanted is None or clip.start in wanted:
+                    yield clip.start, clip.frames
+                    decoded.n_clips += 1
+            if end is not None and cutter.n_frames >= end:
+                break
+    except Exception as exc:
+        decoded.error = failure_reason(path, exc)
+        return
+    finally:
+        frames.close()  # releases the capture
+    clip = cutter.finish()
+    if clip is not None and (wanted is None or clip.start in wanted):
+        yield clip.start, clip.frames
+        decoded.n_clips += 1
+    decoded.padded = cutter.padded
+
+
+def judge_whole(path, decoded, declared, length, wanted=None, read=None):
+    """Set ``decoded.error`` for a whole video that yielded no frames or stopped short.
+
+    ``declared``: the frame count its container declares (``check_decoded``). With
+    ``wanted`` clips, decoding stopped after the last one's frames: judged only if it
+    stopped before them. ``read``: the file's frames decoded, when that is not
+    ``decoded.next_frame`` (resampled videos).
+    """
+    if decoded.error is not None:
+        return
+    last_frame = None if wanted is None else max(wanted, default=-1) + length
+    read = decoded.next_frame if read is None else read
+    try:
+        if last_frame is None or decoded.next_frame < last_frame:
+            check_decoded(path, read, declared)
+    except VideoError as exc:
+        decoded.error = str(exc)
+
+
+def video_clips(path, capture, clip_format, stride, decoded):
+    """Yield ``(start, frames)`` for every clip of a whole video (see ``part_clips``).
+
+    When it ends, ``decoded`` (a ``segments.PartDecoded`` of ``Part.whole()``) holds the
+    clips and frames decoded, and ``error`` if the video failed as ``run_videos`` would
+    report it. The Ray engine's decoding tasks (``c3d.extraction.ray_engine``).
+    """
+    declared = declared_frame_count(capture)
+    yield from part_clips(path, capture, segments.Part.whole(), clip_format, stride, decoded)
+    judge_whole(path, decoded, declared, clip_format.frames)
 
 
 class _Work:
@@ -335,7 +417,7 @@ class _Run:
             opened = True
             return self._part_job(split, parts[0], capture)
         except Exception as exc:
-            return _VideoFailed(index, _failure_reason(path, exc))
+            return _VideoFailed(index, failure_reason(path, exc))
         finally:
             if not opened:
                 self.work.opened()
@@ -356,17 +438,10 @@ class _Run:
         decoded = self._decode(index, path, capture, segments.Part.whole(), wanted, resampler)
         if decoded is None:
             return None
+        read = None if resampler is None else resampler.source_frames
+        judge_whole(path, decoded, declared, self.format.frames, wanted, read)
         if decoded.error is not None:
             return _VideoFailed(index, decoded.error)
-        length = self.format.frames
-        # With chosen clips, decoding stops after the last one's frames.
-        last_frame = None if wanted is None else max(wanted, default=-1) + length
-        read = decoded.next_frame if resampler is None else resampler.source_frames
-        try:
-            if last_frame is None or decoded.next_frame < last_frame:
-                check_decoded(path, read, declared)
-        except VideoError as exc:
-            return _VideoFailed(index, str(exc))
         if resampler is None:
             return _VideoDone(index, decoded.n_clips, fps, decoded.next_frame, decoded.padded)
         return _VideoDone(
@@ -383,7 +458,7 @@ class _Run:
                     raise VideoError(f"{split.path}: cannot seek to frame {part.first_frame}")
             decoded = self._decode(split.index, split.path, capture, part)
         except Exception as exc:
-            decoded = segments.PartDecoded(part, error=_failure_reason(split.path, exc))
+            decoded = segments.PartDecoded(part, error=failure_reason(split.path, exc))
         if decoded is None:
             return None
         if not split.add(decoded):
@@ -404,7 +479,7 @@ class _Run:
             try:
                 decoded = self._decode(split.index, split.path, open_video(split.path), rest)
             except Exception as exc:
-                return _VideoFailed(split.index, _failure_reason(split.path, exc))
+                return _VideoFailed(split.index, failure_reason(split.path, exc))
             if decoded is None:
                 return None
             if decoded.error is not None:
@@ -422,48 +497,22 @@ class _Run:
 
         A video shorter than one clip gives one clip, its last frame repeated. With a
         ``resampler`` (a whole video only), clips are cut from its frames. Returns a
-        ``PartDecoded`` (``error`` set if decoding raised), or None when the run was
-        stopped. Releases the capture.
+        ``PartDecoded`` (``error`` set if decoding raised, see ``part_clips``), or None when
+        the run was stopped. Releases the capture.
         """
-        length = self.format.frames
-        end = part.end_frame
-        if wanted is not None:  # with chosen clips, decoding stops after the last one's frames
-            last_frame = max(wanted, default=-1) + length
-            end = last_frame if end is None else min(end, last_frame)
-        cutter = ClipCutter(
-            self.stride, length, first_frame=part.first_frame, first_clip=part.first_clip
-        )
-        keep = functools.partial(part.keeps, stride=self.stride, length=length)
-        if resampler is None:
-            frames = iter_frames(capture, keep, first_index=part.first_frame)
-        else:  # clips are cut from the resampled frames: every frame of the file is needed
-            frames = resampler.frames(iter_frames(capture))
         decoded = segments.PartDecoded(part, next_frame=part.first_frame)
-        try:
-            for frame in frames:
-                if frame is not None:
-                    decoded.record(cutter.n_frames, frame)
-                # Each frame is resized once, as it is decoded (uint8, like Caffe C3D).
-                clip = cutter.push(None if frame is None else self.format.resize(frame))
-                decoded.next_frame = cutter.n_frames
-                if clip is not None and part.wants(clip.start):
-                    if wanted is None or clip.start in wanted:
-                        if not self._send_clip(index, clip.start, clip.frames, part.number):
-                            return None
-                        decoded.n_clips += 1
-                if end is not None and cutter.n_frames >= end:
-                    break
-        except Exception as exc:
-            decoded.error = _failure_reason(path, exc)
-            return decoded
-        finally:
-            frames.close()  # releases the capture
-        clip = cutter.finish()
-        if clip is not None and (wanted is None or clip.start in wanted):
-            if not self._send_clip(index, clip.start, clip.frames, part.number):
-                return None
-            decoded.n_clips += 1
-        decoded.padded = cutter.padded
+        clips = part_clips(
+            path, capture, part, self.format, self.stride, decoded, wanted, resampler
+        )
+        with contextlib.closing(clips):  # releases the capture, also on a stop
+            for start, frames in clips:
+                try:
+                    sent = self._send_clip(index, start, frames, part.number)
+                except Exception as exc:
+                    decoded.error = failure_reason(path, exc)
+                    return decoded
+                if not sent:
+                    return None
         return decoded
 
     def _send_clip(self, index, start, frames, part):
