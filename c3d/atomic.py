@@ -6,6 +6,7 @@ symlink (the file it points to is replaced), and a replaced file keeps its permi
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import shutil
@@ -90,6 +91,19 @@ def check_folder_writable(folder, what):
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise C3DError(f"{folder}: cannot write {what} there ({reason})") from None
+
+
+@contextlib.contextmanager
+def locked(folder, name="lock"):
+    """Hold ``folder/name`` exclusively: one process at a time (``fcntl.flock``, which the
+    kernel releases if the holder dies, so a killed run never leaves it taken)."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

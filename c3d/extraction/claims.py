@@ -17,12 +17,11 @@ it ends (the videos that failed in it included: a later run tries them again).
 """
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
 
-from c3d.atomic import pid_alive, temporary_name
+from c3d.atomic import locked, pid_alive, temporary_name
 
 
 def _start_time(pid):
@@ -79,15 +78,8 @@ class Claims:
         start = holder.get("start")
         return start is not None and _start_time(pid) not in (None, start)
 
-    @contextlib.contextmanager
     def _lock(self):
-        os.makedirs(self.folder, exist_ok=True)
-        with open(os.path.join(self.folder, ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return locked(self.folder, ".lock")
 
     def acquire(self, key):
         """Claim ``key``: True if this process may compute it now."""

@@ -29,7 +29,6 @@ moves them into a shard once, after which topping up no longer copies them.
 
 import contextlib
 import datetime
-import fcntl
 import os
 import secrets
 import socket
@@ -42,6 +41,7 @@ from c3d.atomic import (
     atomic_output,
     check_folder_writable,
     check_free_space,
+    locked,
     remove_stale_temporaries,
     resolved_output,
 )
@@ -246,15 +246,8 @@ class H5Writer:
     def close(self):
         self.pack()
 
-    @contextlib.contextmanager
     def _lock(self):
-        os.makedirs(self.side, exist_ok=True)
-        with open(os.path.join(self.side, "lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return locked(self.side)
 
     def pack(self):
         """Move the staged videos (of every process) into a new shard and a new index."""

@@ -11,12 +11,10 @@ is reported before any work (``clashes``), also when the file was written by an 
 for the other video (its record names that video).
 """
 
-import contextlib
-import fcntl
 import os
 import posixpath
 
-from c3d.atomic import atomic_output, check_folder_writable, remove_stale_temporaries
+from c3d.atomic import atomic_output, check_folder_writable, locked, remove_stale_temporaries
 from c3d.errors import C3DError
 from c3d.extraction import provenance
 from c3d.extraction.layouts import stem, video_facts
@@ -124,13 +122,6 @@ class FileLayout:
     def save(self, f, content):
         raise NotImplementedError
 
-    @contextlib.contextmanager
     def _lock(self):
-        """One process at a time (``fcntl.flock``, released by the kernel if it dies)."""
-        os.makedirs(self.side, exist_ok=True)
-        with open(os.path.join(self.side, "lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        """One process at a time (``c3d.atomic.locked``)."""
+        return locked(self.side)
