@@ -53,14 +53,15 @@ def test_crops_figures_put_ten_crops_next_to_one(tmp_path):
     assert figures["crops10_rows_per_s"] == 10 * figures["crops10_clips_per_s"] > 0
 
 
-def test_gpu_bench_runs_every_section_without_tensorflow(tmp_path, subprocess_env):
+def test_gpu_bench_runs_every_section_without_tensorflow(tmp_path, subprocess_env, sport1m_weights):
     """``python -m bench.gpu`` at tiny sizes on the CPU with JAX (a GPU run's shape)."""
     from synthetic_videos import write_video
 
     example = write_video(tmp_path / "example.avi", 16, size=(64, 48), fps=25.0)
     env = dict(subprocess_env, JAX_PLATFORMS="cpu")
     env.pop("KERAS_BACKEND", None)
-    args = ["--backends", "jax", "--precisions", "fp32,bf16", "--batch-sizes", "1,2"]
+    args = ["--backends", "jax", "--precisions", "fp32,bf16", "--batch-sizes", "1"]
+    args += ["--weights", sport1m_weights]  # the suite's random weights: not written again
     args += ["--repeats", "1", "--input-shape", "16,32,32", "--example", example]
     args += ["--long-seconds", "0.6", "--long-size", "64x48", "--stride", "8", "--e2e-batch", "1"]
     args += ["--train-batch", "2", "--train-steps", "1", "--cache", tmp_path / "cache"]
@@ -78,12 +79,11 @@ def test_gpu_bench_runs_every_section_without_tensorflow(tmp_path, subprocess_en
     report = json.loads(path.read_text())
     machine = report["machine"]
     assert machine["tensorflow_loaded"] is False
-    assert machine["gpus"] == ["cpu"] and machine["weights"] == "random"
+    assert machine["gpus"] == ["cpu"] and machine["weights"] == "given"
     assert machine["compute_dtype_jax_fp32"] == "float32"
     assert machine["compute_dtype_jax_bf16"] == "bfloat16"
     for precision in ("fp32", "bf16"):
-        for batch in (1, 2):
-            assert report[f"model_clips_per_s_jax_{precision}_batch{batch}"] > 0
+        assert report[f"model_clips_per_s_jax_{precision}_batch1"] > 0
         for video in ("example", "long"):
             assert report[f"e2e_clips_per_s_jax_{precision}_{video}"] > 0
         assert report[f"e2e_ratio_jax_{precision}_example"] > 0  # batch 1 was measured

@@ -63,13 +63,14 @@ def other_files(tmp_path_factory, sport1m_weights):
     ],
 )
 def test_other_settings_stop_the_run_naming_the_first_difference(
-    finished, other_files, sport1m_weights, option, value, named
+    finished, other_files, sport1m_weights, option, value, named, capsys
 ):
+    """In this process (the subprocess path of one-line errors: test_cli_basics.py)."""
     root, out = finished
     before = npz_outputs(out)
-    args = ["extract", root / "videos", "-o", out, "--weights", sport1m_weights]
-    args += [option, other_files.get(value, value)]
-    result = run_c3d(*args)
+    args = [root / "videos", "-o", out, "--weights", sport1m_weights]
+    code = extract(*args, option, other_files.get(value, value))
+    result = subprocess.CompletedProcess([], code, "", capsys.readouterr().err)
     assert_one_line_error(result, f"{out}: a.avi: made with {named}", "--overwrite")
     assert npz_outputs(out) == before
 
