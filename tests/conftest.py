@@ -53,33 +53,29 @@ def subprocess_env():
     return env
 
 
-def mounted_tmpfs(folder, options):
-    """Mount a tmpfs on ``folder`` (root only); None where that is not allowed."""
+def mounted_tmpfs(folder, options, needs):
+    """Yield a tmpfs mounted on ``folder`` (root only), unmounted afterwards; the test is
+    skipped where mounting is not allowed (``needs``: what it needed it for)."""
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
     )
-    return folder if done.returncode == 0 else None
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount {needs} here (needs root)")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.fixture()
 def small_disk(tmp_path):
     """A 1 MB file system: a real full disk (HDF5 used to segfault on one)."""
-    mount = mounted_tmpfs(tmp_path / "small", "size=1m")
-    if mount is None:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from mounted_tmpfs(tmp_path / "small", "size=1m", "a small tmpfs")
 
 
 @pytest.fixture()
 def read_only_disk(tmp_path):
     """A read-only file system (root ignores file permissions, not a read-only mount)."""
-    mount = mounted_tmpfs(tmp_path / "read-only", "size=1m,ro")
-    if mount is None:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from mounted_tmpfs(tmp_path / "read-only", "size=1m,ro", "a tmpfs")
 
 
 @pytest.fixture(scope="session")

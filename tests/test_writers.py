@@ -175,15 +175,21 @@ def test_packing_a_video_twice_is_harmless(tmp_path):
     assert len(os.listdir(tmp_path / "f.h5.c3d" / "shards")) == 1
 
 
-def test_a_kill_during_packing_leaves_the_old_index_and_the_staged_videos(tmp_path, monkeypatch):
-    h5_path = tmp_path / "f.h5"
+def reopened_with_one_video(h5_path, key):
+    """(a new run's prepared writer, the file's bytes) after one run wrote ``key`` to it."""
     writer = H5Writer(h5_path)
     writer.prepare()
-    writer.write("x.avi", arrays(1))
+    writer.write(key, arrays(1))
     writer.close()
     before = h5_path.read_bytes()
     writer = H5Writer(h5_path)
     writer.prepare()
+    return writer, before
+
+
+def test_a_kill_during_packing_leaves_the_old_index_and_the_staged_videos(tmp_path, monkeypatch):
+    h5_path = tmp_path / "f.h5"
+    writer, before = reopened_with_one_video(h5_path, "x.avi")
     writer.write("y.avi", arrays(2))
     real_copy = h5store._copy_index
 
@@ -277,13 +283,7 @@ def test_keys_that_cannot_sit_side_by_side_are_found_before_any_work(tmp_path):
 
 def test_a_full_disk_is_one_error_and_loses_nothing(small_disk):
     h5_path = small_disk / "f.h5"
-    writer = H5Writer(h5_path)
-    writer.prepare()
-    writer.write("a.avi", arrays(1))
-    writer.close()
-    before = h5_path.read_bytes()
-    writer = H5Writer(h5_path)
-    writer.prepare()
+    writer, before = reopened_with_one_video(h5_path, "a.avi")
     big = feature_arrays(np.ones((40, 4096), np.float32), np.arange(40), 25.0, 400, False)
     with pytest.raises((C3DError, OSError)):
         writer.write("b.avi", big)  # 650 kB staged, then not enough room for its shard

@@ -285,6 +285,14 @@ def run(args):
     try:
         for problem in problems:
             report.failure(problem)
+        common = dict(
+            layer=layer,
+            stride=stride,
+            batch_size=args.batch_size,
+            clip_format=clip_format,
+            settings=settings,
+            overwrite=args.overwrite,
+        )
         if todo and args.engine == "ray":
             from c3d.extraction.ray_engine import extract_videos_ray
 
@@ -294,15 +302,10 @@ def run(args):
                 report,
                 weights=weights,
                 precision=args.precision,
-                layer=layer,
-                stride=stride,
-                batch_size=args.batch_size,
-                clip_format=clip_format,
-                settings=settings,
-                overwrite=args.overwrite,
                 address=args.ray_address,
                 workers=args.workers,
                 gpus_per_worker=args.gpus_per_worker,
+                **common,
             )
         elif todo:
             from c3d.extraction.features import extract_videos
@@ -312,15 +315,10 @@ def run(args):
                 model,
                 writer,
                 report,
-                layer=layer,
-                stride=stride,
-                batch_size=args.batch_size,
-                clip_format=clip_format,
-                settings=settings,
                 decoders=args.decoders,
-                overwrite=args.overwrite,
                 gpu_decode=args.gpu_decode,
                 fps=fps,
+                **common,
             )
     finally:
         try:
