@@ -62,8 +62,7 @@ def as_text(path, result):
 def run(args):
     import contextlib
 
-    from c3d.commands.extract import check_positive
-    from c3d.commands.options import check_decoding
+    from c3d.commands.options import check_decoding, check_positive
     from c3d.model.loader import load_model
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs

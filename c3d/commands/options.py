@@ -1,10 +1,20 @@
-"""Options shared by the commands that run C3D over videos (``extract``, ``classify``)."""
+"""Options shared by the commands that run C3D over videos (``extract``, ``classify``,
+``evaluate``, ``train``): their arguments, defaults and checks, in one place."""
+
+
+def check_positive(name, value):
+    """Refuse a number option below 1, in one line."""
+    from c3d.errors import C3DError
+
+    if value is not None and value < 1:
+        raise C3DError(f"{name} must be at least 1, got {value}")
 
 
 def add_model_arguments(parser):
     """--weights, --stride, --batch-size, --mean and --precision."""
     from c3d.model.loader import DEFAULT_WEIGHTS, PRECISIONS
     from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE
+    from c3d.video.clips import DEFAULT_STRIDE
 
     parser.add_argument(
         "--weights",
@@ -14,7 +24,12 @@ def add_model_arguments(parser):
         f"Sports-1M weights in ${CACHE_ENV}, else {DEFAULT_CACHE}; `c3d fetch-weights` "
         "puts them there)",
     )
-    parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=DEFAULT_STRIDE,
+        help=f"frames between clip starts ({DEFAULT_STRIDE})",
+    )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="clips per model call (8 on CPU, 32 on GPU)"
     )

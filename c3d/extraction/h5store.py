@@ -111,6 +111,7 @@ class H5Writer:
         self._legacy = set()  # keys of video groups embedded in the index (c3d < 1.1)
         self._staged_bytes = 0
         self._last_pack = time.monotonic()
+        self._packer = os.getpid()  # the process that packs during a run (see ``write``)
 
     # -- set-up and reading ----------------------------------------------------------
     def describe(self):
@@ -166,7 +167,6 @@ class H5Writer:
     def _staged_path(self, key):
         return key_path(self.staging, key, ".npz")
 
-    staged_path = _staged_path  # a staged npz is packed by the next pack()
 
     def exists(self, key):
         """Whether ``key`` is done, also by another process since this one looked."""
@@ -235,9 +235,15 @@ class H5Writer:
 
     # -- writing ---------------------------------------------------------------------
     def write(self, key, arrays, settings=None):
-        """Stage one video (atomically); pack when enough is staged or time has passed."""
+        """Stage one video (atomically); pack when enough is staged or time has passed.
+
+        Only in the process that made this writer: a copy in another process (a Ray
+        assembly task) only stages, and the first one packs at ``close()``.
+        """
         path = self._staged_path(key)
         write_npz(path, arrays, settings)
+        if os.getpid() != self._packer:
+            return self.path
         self._staged_bytes += os.path.getsize(path)
         if self._staged_bytes >= PACK_BYTES or time.monotonic() - self._last_pack >= PACK_SECONDS:
             self.pack()
