@@ -67,7 +67,8 @@ def test_engine_options_are_checked_up_front(tmp_path, capsys, options, message)
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env())
+    # address "local": a Ray of its own, even while another test module runs a cluster
+    ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env=runtime_env())
     yield
     ray.shutdown()
 

@@ -10,7 +10,6 @@ import psutil
 import pytest
 from ray_helpers import (
     GOOD,
-    SMALL,
     KillWhenOutputAppears,
     assert_equal_outputs,
     check_reference,
@@ -109,4 +108,5 @@ def test_the_activitynet_layout_on_two_nodes_is_the_local_engines_file(
     assert got[0] == expected[0] == 1 and sorted(got[1]) == sorted(expected[1])
     assert got[2] == expected[2]
     files = output_files(on_ray)
-    assert files == output_files(local) and len(files["OUT"]) > 3 * len(SMALL)
+    assert files == output_files(local)
+    assert {name.split("/")[0] for name in files["OUT"]} >= {"v_one", "v_three"}

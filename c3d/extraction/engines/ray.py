@@ -53,7 +53,6 @@ from c3d.pipeline.messages import (
     VideoDone,
     VideoFailed,
     VideoTurnedDown,
-    failure_reason,
     path_of,
 )
 from c3d.pipeline.settings import StreamSettings
@@ -128,22 +127,19 @@ def decode_videos(batch, *, settings, claim):
     for index, key, path in zip(batch["index"], batch["key"], batch["path"], strict=True):
         index, video = int(index), VideoInput(str(path), str(key))
         starts, views, crops = [], [], []
-        try:
-            for message in decoding.decode_video(index, video, settings, claim):
-                if not isinstance(message, Clip):  # the end message, always last
-                    if starts:
-                        yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
-                    yield _end_row(message, shape)
-                    break
-                for view, crop in enumerate(message.views):
-                    starts.append(message.start)
-                    views.append(view)
-                    crops.append(crop)
-                    if len(starts) == ROWS_PER_BLOCK:
-                        yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
-                        starts, views, crops = [], [], []
-        except Exception as exc:  # e.g. the claim's folder: this video fails, the run goes on
-            yield _end_row(VideoFailed(index, failure_reason(path, exc)), shape)
+        for message in decoding.decode_video(index, video, settings, claim):
+            if not isinstance(message, Clip):  # the end message, always last
+                if starts:
+                    yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
+                yield _end_row(message, shape)
+                break
+            for view, crop in enumerate(message.views):
+                starts.append(message.start)
+                views.append(view)
+                crops.append(crop)
+                if len(starts) == ROWS_PER_BLOCK:
+                    yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
+                    starts, views, crops = [], [], []
 
 
 # --- the model's actors -----------------------------------------------------------------
@@ -274,7 +270,8 @@ def _resources(ray, gpus_per_replica, replicas):
 
 @contextlib.contextmanager
 def ray_session(address=None):
-    """Connect to Ray at ``address`` (None: start a local Ray), unless already connected."""
+    """Connect to Ray at ``address`` (None: start a local Ray of this run's own, even where
+    another Ray runs on this machine), unless already connected."""
     ray = import_ray()
     if ray.is_initialized():
         yield ray
@@ -286,7 +283,7 @@ def ray_session(address=None):
         source = os.path.dirname(os.path.dirname(os.path.abspath(c3d.__file__)))
         path = os.pathsep.join(filter(None, (source, os.environ.get("PYTHONPATH"))))
         runtime_env = {"env_vars": {"PYTHONPATH": path}}
-    ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+    ray.init(address=address or "local", runtime_env=runtime_env, log_to_driver=False)
     try:
         yield ray
     finally:
