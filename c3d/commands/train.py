@@ -29,6 +29,7 @@ _OPTION_FIELDS = (
 
 
 def add_arguments(parser):
+    from c3d.commands.options import add_decoders_argument
     from c3d.commands.summary import DEFAULT_SHAPE
     from c3d.model.loader import MODEL_KINDS
 
@@ -66,7 +67,8 @@ def add_arguments(parser):
     model.add_argument(
         "--input-shape",
         dest="clip_shape",
-        metavar="T,H,W", help=f"clip frames,height,width (default {DEFAULT_SHAPE})"
+        metavar="T,H,W",
+        help=f"clip frames,height,width (default {DEFAULT_SHAPE})",
     )
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 20)")
@@ -97,15 +99,7 @@ def add_arguments(parser):
         default=None,
         help="float16 compute on a GPU (ignored on the CPU)",
     )
-    parser.add_argument(
-        "--decoders",
-        "--workers",
-        dest="workers",
-        type=int,
-        metavar="N",
-        help="video decoding threads (default: 1 on a CPU, 2-8 on a GPU; --workers: its "
-        "former name)",
-    )
+    add_decoders_argument(parser, "--workers")
     parser.add_argument(
         "--json", action="store_true", help="print the final evaluation as one JSON object"
     )
@@ -140,7 +134,7 @@ def run(args):
         data_options,
         resume=args.resume,
         given=given,
-        workers=args.workers,
+        workers=args.decoders,
     )
     if args.json:
         print(json.dumps(summary))

@@ -168,7 +168,6 @@ class H5Writer:
     def _staged_path(self, key):
         return key_path(self.staging, key, ".npz")
 
-
     def exists(self, key):
         """Whether ``key`` is done, also by another process since this one looked."""
         if os.path.isfile(self._staged_path(key)) or key in self._links or key in self._legacy:
