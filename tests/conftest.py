@@ -99,7 +99,7 @@ def ray_videos_and_reference(tmp_path_factory, sport1m_weights):
 SLOW_FILES = (
     "test_train.py",  # 250 s: C3D-BN learns from scratch
     "test_bench.py",  # 190 s: bench.gpu on JAX
-    "test_extract_ray.py",  # 130 s: a model replica killed under Ray
+    "test_extract_ray.py",  # ~200 s: layouts under Ray (a replica killed), a shared output
     "test_backends.py",  # 130 s
     "test_extract_safety.py",  # 130 s
     "test_converter.py",  # 110 s: full-size Caffe and torch files
