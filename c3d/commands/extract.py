@@ -20,8 +20,16 @@ H5_DEFAULT_NAME = "features.h5"
 
 
 def add_arguments(parser):
-    from c3d.commands.options import add_decoding_arguments, add_model_arguments
+    from c3d.commands.options import (
+        MAX_GPUS_PER_WORKER,
+        MAX_WORKERS,
+        add_decoding_arguments,
+        add_model_arguments,
+        range_text,
+    )
+    from c3d.extraction.claims import DEFAULT_TIMEOUT_S, TIMEOUT_RANGE_S
     from c3d.model.plan import FEATURE_LAYERS
+    from c3d.video.resample import MAX_FPS
 
     parser.add_argument(
         "inputs",
@@ -65,7 +73,7 @@ def add_arguments(parser):
         default=None,
         metavar="N",
         help="resample each video to N frames/s (nearest timestamp) before cutting clips "
-        "(default: its native rate)",
+        f"(default: its native rate; above 0, at most {MAX_FPS:g})",
     )
     parser.add_argument(
         "--pca",
@@ -77,6 +85,15 @@ def add_arguments(parser):
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose output exists")
     parser.add_argument(
         "--failures", metavar="FILE", default=None, help="write the failed videos here, one a line"
+    )
+    parser.add_argument(
+        "--claim-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="processes sharing OUT claim each video, and renew their claims while they work; "
+        "a claim not renewed for this long is taken over, whichever host made it "
+        f"({DEFAULT_TIMEOUT_S:g}; {range_text(*TIMEOUT_RANGE_S)})",
     )
     add_decoding_arguments(parser)
     engine = parser.add_argument_group("engine")
@@ -97,21 +114,27 @@ def add_arguments(parser):
         "--workers",
         type=int,
         default=None,
-        help="model replicas with --engine ray (default: one per GPU of the cluster, else 1)",
+        help="model replicas with --engine ray (default: one per GPU of the cluster, else 1; "
+        f"{range_text(1, MAX_WORKERS)})",
     )
     engine.add_argument(
         "--gpus-per-worker",
         type=float,
         default=None,
-        help="GPUs per model replica with --engine ray (default: 1 on a cluster with GPUs, else 0)",
+        help="GPUs per model replica with --engine ray (default: 1 on a cluster with GPUs, "
+        f"else 0; {range_text(0, MAX_GPUS_PER_WORKER)})",
     )
 
 
-def check_positive(name, value):
-    from c3d.errors import C3DError
+def check_numbers(args, crops):
+    """The ranges of extract's numeric options not checked elsewhere (issue 22): --stride,
+    --batch-size (what fits in memory, for ``crops`` views a clip), --claim-timeout."""
+    from c3d.commands.options import MAX_STRIDE, check_batch_size, check_range
+    from c3d.extraction import claims
 
-    if value is not None and value < 1:
-        raise C3DError(f"{name} must be at least 1, got {value}")
+    check_range("--stride", args.stride, 1, MAX_STRIDE)
+    check_batch_size(args.batch_size, crops, on_cpu=None if args.engine == "local" else False)
+    claims.configure(check_range("--claim-timeout", args.claim_timeout, *claims.TIMEOUT_RANGE_S))
 
 
 def check_engine(args):
@@ -138,9 +161,10 @@ def check_engine(args):
                 "--engine ray extracts one centre crop a clip at the native frame rate, "
                 f"to npz or h5. Received: {option} {given}"
             )
-    check_positive("--workers", args.workers)
-    if args.gpus_per_worker is not None and args.gpus_per_worker < 0:
-        raise C3DError(f"--gpus-per-worker must be at least 0, got {args.gpus_per_worker}")
+    from c3d.commands.options import MAX_GPUS_PER_WORKER, MAX_WORKERS, check_range
+
+    check_range("--workers", args.workers, 1, MAX_WORKERS)
+    check_range("--gpus-per-worker", args.gpus_per_worker, 0, MAX_GPUS_PER_WORKER)
     from c3d.extraction.ray_engine import import_ray
 
     import_ray()  # without Ray: one line saying how to install it, before any work
@@ -160,9 +184,9 @@ def make_writer(args, preset=None, pca=None):
     if preset is not None:
         from c3d.extraction.layouts import make_writer as layout_writer
 
-        return layout_writer(preset.name, args.output, pca)
+        return layout_writer(preset.name, args.output, pca, overwrite=args.overwrite)
     if args.format == "h5":
-        return H5Writer(h5_path(args.output))
+        return H5Writer(h5_path(args.output), overwrite=args.overwrite)
     return NpzWriter(args.output)
 
 
@@ -230,12 +254,11 @@ def run(args):
     from c3d.video.inputs import expand_inputs
     from c3d.video.resample import check_fps
 
-    check_positive("--stride", args.stride)
-    check_positive("--batch-size", args.batch_size)
     fps = check_fps(args.fps)
     check_decoding(args)
     check_engine(args)
     preset, layer, stride, crops = resolve_options(args)
+    check_numbers(args, crops)  # issue 22: every numeric option's range
     check_layer(layer)
     pca = None if preset is None or not preset.needs_pca else load_pca(args.pca, layer)
     weights = resolve_weights(args.weights)
@@ -293,37 +316,48 @@ def run(args):
             settings=settings,
             overwrite=args.overwrite,
         )
-        if todo and args.engine == "ray":
-            from c3d.extraction.ray_engine import extract_videos_ray
 
-            extract_videos_ray(
-                todo,
-                writer,
-                report,
-                weights=weights,
-                precision=args.precision,
-                address=args.ray_address,
-                workers=args.workers,
-                gpus_per_worker=args.gpus_per_worker,
-                **common,
-            )
-        elif todo:
-            from c3d.extraction.features import extract_videos
+        def engine(todo):
+            if todo and args.engine == "ray":
+                from c3d.extraction.ray_engine import extract_videos_ray
 
-            extract_videos(
-                todo,
-                model,
-                writer,
-                report,
-                decoders=args.decoders,
-                gpu_decode=args.gpu_decode,
-                fps=fps,
-                **common,
-            )
+                extract_videos_ray(
+                    todo,
+                    writer,
+                    report,
+                    weights=weights,
+                    precision=args.precision,
+                    address=args.ray_address,
+                    workers=args.workers,
+                    gpus_per_worker=args.gpus_per_worker,
+                    **common,
+                )
+            elif todo:
+                from c3d.extraction.features import extract_videos
+
+                extract_videos(
+                    todo,
+                    model,
+                    writer,
+                    report,
+                    decoders=args.decoders,
+                    gpu_decode=args.gpu_decode,
+                    fps=fps,
+                    **common,
+                )
+
+        engine(todo)
+        # issue 22: videos others still claim: live claims are said, stale ones redone here
+        from c3d.extraction.claims import finish_claimed
+
+        unsettled = finish_claimed(todo, writer, report, redo=engine) if todo else 0
     finally:
         try:
             writer.close()  # h5: pack the finished videos into the file, even on Ctrl-C
         finally:
             report.close()
     print(f"c3d extract: {report.summary()}; features in {writer.describe()}", file=sys.stderr)
-    return 1 if report.failed else 0
+    hint = getattr(writer, "share_hint", None)  # issue 22: how to get one plain HDF5 file
+    if hint is not None:
+        print(f"c3d extract: {hint()}", file=sys.stderr)
+    return 1 if report.failed or unsettled else 0

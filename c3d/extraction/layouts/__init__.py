@@ -48,8 +48,9 @@ PRESETS = {
 }
 
 
-def make_writer(preset, output, pca=None):
-    """The writer of ``preset``'s layout into ``output`` (``pca``: a read PCA, activitynet)."""
+def make_writer(preset, output, pca=None, overwrite=False):
+    """The writer of ``preset``'s layout into ``output`` (``pca``: a read PCA, activitynet;
+    ``overwrite``: the run redoes videos, so an HDF5 index may drop links to lost shards)."""
     if preset == "sultani":
         from c3d.extraction.layouts.sultani import SultaniWriter
 
@@ -61,7 +62,7 @@ def make_writer(preset, output, pca=None):
     if preset == "activitynet":
         from c3d.extraction.layouts.activitynet import ActivityNetWriter
 
-        return ActivityNetWriter(output, pca)
+        return ActivityNetWriter(output, pca, overwrite=overwrite)
     raise ValueError(f"unknown preset. Received: {preset!r}")
 
 
