@@ -320,9 +320,10 @@ class Claims:
 
         A claim of another host is watched until its stamp changes (ALIVE: its process
         renews it while this one watches) or has stayed the same for the timeout (STALE),
-        counted from when this process first saw that stamp (during the run, perhaps). Keys whose claim goes
-        away meanwhile (done, or given up, by its process) are left out. ``on_wait(n,
-        seconds)`` is called once if ``n`` claims must be watched, for up to ``seconds``.
+        counted from when this process first saw that stamp (during the run, perhaps).
+        Keys whose claim goes away meanwhile (done, or given up, by its process) are left
+        out. ``on_wait(n, seconds)`` is called once if ``n`` claims must be watched, for up
+        to ``seconds``.
         """
         keys = list(keys)
         told = {}
