@@ -335,9 +335,6 @@ class Claims:
                 if holder.state != WATCHING:
                     told[key] = holder
             keys = [key for key, holder in pending.items() if holder.state == WATCHING]
-            for key in list(told):
-                if key not in pending:
-                    del told[key]
             if not keys:
                 return told
             if first and on_wait is not None:
