@@ -25,8 +25,10 @@ def run(args):
 
     from c3d.extraction.pack import pack, staged_videos
 
-    with tqdm(unit="video", desc="packing", file=sys.stderr, dynamic_ncols=True) as bar:
-        videos = pack(args.index, args.output, on_video=lambda: bar.update(1))
+    def progress(total):
+        return tqdm(total=total, unit="link", desc="packing", file=sys.stderr, dynamic_ncols=True)
+
+    videos = pack(args.index, args.output, progress=progress)
     print(
         f"c3d pack: {videos} videos of {args.index} written to {args.output}, one plain HDF5 "
         "file (every reader sees them, h5py's visititems included)",

@@ -122,6 +122,7 @@ class H5Writer:
         self._staged_bytes = 0
         self._last_pack = time.monotonic()
         self._broken = set()  # keys whose shard is missing (dropped at the next packing)
+        self._external = {}  # every external link of the index: path -> file
 
     # -- set-up and reading ----------------------------------------------------------
     def describe(self):
@@ -156,7 +157,7 @@ class H5Writer:
         """
         folder = os.path.dirname(os.path.abspath(self.target))
         by_shard = {}
-        for key, link in self._links.items():
+        for key, link in self._external.items():
             by_shard.setdefault(link, []).append(key)
         self._broken = set()
         for link, keys in sorted(by_shard.items()):
@@ -179,7 +180,7 @@ class H5Writer:
             )
             self._broken.update(keys)
         for key in self._broken:
-            del self._links[key]
+            self._links.pop(key, None)
 
     def _open_index(self):
         try:
@@ -196,11 +197,13 @@ class H5Writer:
 
     def _read_index(self):
         """The video keys of the index file: our links, and embedded (legacy) video groups."""
-        self._links, self._legacy = {}, set()
+        self._links, self._legacy, self._external = {}, set(), {}
         if not os.path.exists(self.target):
             return
         with self._open_index() as index:
             for path, kind, value in _walk(index):
+                if kind == "external":
+                    self._external[path] = value  # ours, or the user's: all must resolve
                 if kind == "external" and self._ours(value):
                     self._links[path] = value
                 elif kind == "video":

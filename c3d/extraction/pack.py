@@ -42,9 +42,13 @@ def _plan(index, folder):
     return entries
 
 
-def pack(index_path, output, on_video=None):
+def pack(index_path, output, progress=None):
     """Write ``output``: the index ``index_path`` with every link replaced by what it links
-    to. Returns the number of videos (linked or embedded groups holding ``clips``)."""
+    to. Returns the number of videos (linked or embedded groups holding ``clips``).
+
+    ``progress(total)``: a progress bar (``update``, ``close``) over the ``total`` links and
+    groups to copy, made once the index is checked (a refusal comes alone, without a bar).
+    """
     index_path, output = os.fspath(index_path), os.fspath(output)
     if not os.path.isfile(index_path):
         raise C3DError(f"{index_path}: no such file")
@@ -59,6 +63,8 @@ def pack(index_path, output, on_video=None):
             os.path.getsize(os.path.join(folder, shard)) for shard in shards
         )
         check_free_space(output, needed)
+        copies = sum(kind in ("external", "video", "dataset") for _, kind, _ in entries)
+        bar = progress(copies) if progress is not None else None
         try:
             with atomic_output(output) as tmp:
                 packed = h5py.File(tmp, "w")
@@ -77,20 +83,22 @@ def pack(index_path, output, on_video=None):
                             target = packed.require_group(parent) if parent else packed
                             source = index[path]
                             index.copy(source, target, name=name)
-                            if kind == "video" or (
+                            videos += kind == "video" or (
                                 kind == "external"
                                 and isinstance(source, h5py.Group)
                                 and "clips" in source
-                            ):
-                                videos += 1
-                                if on_video is not None:
-                                    on_video()
+                            )
+                            if bar is not None:
+                                bar.update(1)
                 finally:
                     packed.close()
         except OSError as exc:
             if getattr(exc, "errno", None) is not None and exc.filename:
                 raise
             raise C3DError(f"{output}: cannot write it ({one_line(exc)})") from None
+        finally:
+            if bar is not None:
+                bar.close()
     return videos
 
 
