@@ -357,7 +357,15 @@ def finish_claimed(videos, writer, report, redo, claims_folder=None, stream=None
     Returns the number of videos whose claims are neither alive nor could be taken over
     (each also reported as a failure): the run's exit is non-zero when there are any.
     """
-    stream = stream or sys.stderr
+    stream = stream or getattr(report, "stream", None) or sys.stderr
+    bar = getattr(report, "bar", None)
+
+    def say(line):  # above the report's progress bar, when it has one
+        if bar is not None:
+            bar.write(line, file=stream)
+        else:
+            print(line, file=stream)
+
     claims = Claims(claims_folder or writer.claims_folder)
     claimed = claims.claimed_by_others(video.key for video in videos)  # a read per claim
     by_key = {
@@ -369,10 +377,9 @@ def finish_claimed(videos, writer, report, redo, claims_folder=None, stream=None
         return 0
 
     def waiting(count, seconds):
-        print(
+        say(
             f"c3d extract: {count} videos are claimed by processes on other hosts; watching "
-            f"their claims for up to {seconds:.0f} s (--claim-timeout) to tell live from dead",
-            file=stream,
+            f"their claims for up to {seconds:.0f} s (--claim-timeout) to tell live from dead"
         )
 
     held = claims.settle(by_key, on_wait=waiting)
@@ -380,10 +387,9 @@ def finish_claimed(videos, writer, report, redo, claims_folder=None, stream=None
     alive = {key: holder for key, holder in held.items() if holder.state == ALIVE}
     if stale:
         lines = ", ".join(f"{held[video.key].describe()}" for video in stale[:3])
-        print(
+        say(
             f"c3d extract: taking over {len(stale)} videos whose claims were not renewed "
-            f"for the claim timeout ({lines}{', …' if len(stale) > 3 else ''})",
-            file=stream,
+            f"for the claim timeout ({lines}{', …' if len(stale) > 3 else ''})"
         )
         report.retaking(len(stale))
         redo(stale)
@@ -402,18 +408,16 @@ def finish_claimed(videos, writer, report, redo, claims_folder=None, stream=None
                     "could not be taken over"
                 )
     for key, holder in sorted(alive.items())[:20]:
-        print(
+        say(
             f"{_path_of(by_key[key])}: being extracted by another process ({holder.describe()}: "
-            "its claim is alive)",
-            file=stream,
+            "its claim is alive)"
         )
     if len(alive) > 20:
-        print(f"… and {len(alive) - 20} more videos being extracted by others", file=stream)
+        say(f"… and {len(alive) - 20} more videos being extracted by others")
     if alive:
-        print(
+        say(
             f"c3d extract: {len(alive)} videos are being extracted by other processes that "
-            "renew their claims: they will finish them (run again afterwards to check)",
-            file=stream,
+            "renew their claims: they will finish them (run again afterwards to check)"
         )
     return lost
 
