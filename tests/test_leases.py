@@ -2,6 +2,7 @@
 renewal stamp stops changing for the claim timeout (whichever host made them), at once when
 this host's process is gone; and claims and locks work without ``fcntl`` or ``/proc``."""
 
+import io
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -105,6 +107,53 @@ def test_a_short_timeout_never_judges_a_claim_that_renews_less_often(tmp_path):
     time.sleep(SHORT.timeout + 0.1)
     assert not observer.acquire("v.avi")
     assert observer.claimed_by_others(["v.avi"])["v.avi"].state == claims.WATCHING
+
+
+class FakeReport:
+    def __init__(self):
+        self.failures, self.retaken = [], 0
+
+    def retaking(self, count):
+        self.retaken += count
+
+    def failure(self, reason):
+        self.failures.append(reason)
+
+
+@pytest.mark.parametrize("taken_again", [True, False])
+def test_a_stale_claim_that_cannot_be_taken_over_makes_the_run_fail(
+    tmp_path, monkeypatch, taken_again
+):
+    monkeypatch.setattr(claims.LEASE, "timeout", 0.3)
+    write_claim(tmp_path, "v.avi", host="dead-host", pid=1)
+    done = set()
+
+    class Writer:
+        claims_folder = str(tmp_path)
+
+        @staticmethod
+        def exists(key):
+            return key in done
+
+    def redo(videos):
+        assert [video.key for video in videos] == ["v.avi"]
+        if taken_again:  # another process grabbed it first, then died too
+            write_claim(tmp_path, "v.avi", host="other-dead-host", pid=2)
+        else:  # the negative control: this run did it
+            done.add("v.avi")
+
+    video = SimpleNamespace(key="v.avi", path="videos/v.avi")
+    report = FakeReport()
+    lost = claims.finish_claimed([video], Writer(), report, redo, stream=io.StringIO())
+    assert report.retaken == 1
+    if taken_again:
+        assert lost == 1
+        assert report.failures == [
+            "videos/v.avi: claimed by host other-dead-host, pid 2, whose claim could not be "
+            "taken over"
+        ]
+    else:
+        assert (lost, report.failures) == (0, [])
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +264,7 @@ def test_an_extraction_without_fcntl_or_proc_gives_the_same_outputs(
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    assert f"one self-contained file to share: c3d pack {output} -o FILE.h5" in done.stderr
     assert "LOCK SoftFileLock" in done.stderr  # filelock without fcntl: the guard worked
     assert "FCNTL False" in done.stderr
     refused = [line for line in done.stderr.splitlines() if "PROC-READ-REFUSED" in line]

@@ -80,22 +80,24 @@ def configure(timeout=None):
     return LEASE
 
 
-# claim file path -> (stamp bytes, monotonic time this process first saw that stamp,
-# whether it saw the stamp change before: a renewal, or a new holder)
+# claim file path -> (stamp bytes, monotonic time this process first saw that stamp, when it
+# last read it, and when it last read the stamp before it: None if it saw no change there)
 _SEEN = {}
 _SEEN_LOCK = threading.Lock()
 
 
 def _observe(path, stamp):
-    """(when ``stamp`` was first seen at ``path``, on this process's monotonic clock; whether
-    this process saw another stamp there before it: a renewal, or a new holder)."""
+    """(when ``stamp`` was first seen at ``path``, on this process's monotonic clock; when
+    this process last read another stamp there before it, None if never: a change seen
+    between two of its own reads is a renewal, or a new holder)."""
     now = time.monotonic()
     with _SEEN_LOCK:
         seen = _SEEN.get(path)
         if seen is None or seen[0] != stamp:
-            _SEEN[path] = (stamp, now, seen is not None)
-            return now, seen is not None
-        return seen[1], seen[2]
+            _SEEN[path] = (stamp, now, now, None if seen is None else seen[2])
+        else:
+            _SEEN[path] = (stamp, seen[1], now, seen[3])
+        return _SEEN[path][1], _SEEN[path][3]
 
 
 def _forget(path):
@@ -179,7 +181,8 @@ class Claims:
         """The ``Holder`` of the claim ``stamp`` at ``path``, as this process sees it now.
 
         Another host's claim is STALE once its stamp has stayed the same for the timeout;
-        ALIVE when this process saw it change (after ``since``, if given); else WATCHING.
+        ALIVE when this process saw it change between two of its reads (the first at or after
+        ``since``, if given); else WATCHING.
         """
         holder = self._parse(stamp)
         found = Holder(key, WATCHING, str(holder.get("host", "?")), holder.get("pid", "?"))
@@ -192,12 +195,12 @@ class Claims:
             else:
                 found.state = ALIVE
             return found
-        seen_at, changed = _observe(path, stamp)
+        seen_at, changed_after = _observe(path, stamp)
         found.unchanged_s = time.monotonic() - seen_at
         if found.unchanged_s >= self._timeout_of(holder):
             found.state = STALE
-        elif changed and (since is None or seen_at >= since):
-            found.state = ALIVE  # renewed within the timeout (and since ``since``)
+        elif changed_after is not None and (since is None or changed_after >= since):
+            found.state = ALIVE  # renewed within the timeout (and seen to, since ``since``)
         return found
 
     def _timeout_of(self, holder):
