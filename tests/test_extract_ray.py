@@ -45,7 +45,10 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path, monkeypatch, ca
         (("--workers", "2"), "--workers needs --engine ray"),
         (("--ray-address", "auto"), "--ray-address needs --engine ray"),
         ((*RAY, "--decoders", "2"), "--decoders: with --engine ray, Ray's CPU tasks decode"),
-        (("--engine", "ray", "--workers", "0"), "--workers must be between 1 and 1024"),
+        (
+            ("--engine", "ray", "--workers", "0"),
+            "--workers must be between 1 and 1024. Received: --workers 0",
+        ),
         *(
             (
                 (*RAY, option, value),
