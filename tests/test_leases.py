@@ -60,8 +60,12 @@ def test_a_claim_of_another_host_is_taken_over_once_its_stamp_is_unchanged_for_t
 def test_a_claim_of_this_host_whose_process_is_gone_is_taken_over_at_once(tmp_path):
     write_claim(tmp_path, "gone.avi", host=socket.gethostname(), pid=exited_pid(), start=1.0)
     write_claim(tmp_path, "here.avi", host=socket.gethostname(), pid=os.getpid())
+    # this pid, but a process that started in 1970: the pid was reused since
+    reused = {"host": socket.gethostname(), "pid": os.getpid(), "start": 1.0, "token": "old"}
+    write_claim(tmp_path, "reused.avi", **reused)
     mine = Claims(tmp_path, Lease(timeout=3600))
     assert mine.acquire("gone.avi")
+    assert mine.acquire("reused.avi")
     assert not mine.acquire("here.avi")  # a live process (this one's other claims object)
     assert mine.claimed_by_others(["here.avi"])["here.avi"].state == ALIVE
     mine.release_all()

@@ -190,8 +190,10 @@ class Claims:
             pid, start = holder.get("pid"), holder.get("start")
             if not isinstance(pid, int) or not pid_alive(pid):
                 found.state = STALE
-            elif isinstance(start, int | float) and not _same_start(pid, start):
-                found.state = STALE  # the pid was reused
+            elif (
+                "token" in holder and isinstance(start, int | float) and not _same_start(pid, start)
+            ):
+                found.state = STALE  # the pid was reused (older claims: /proc ticks, not psutil's)
             else:
                 found.state = ALIVE
             return found
