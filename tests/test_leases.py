@@ -61,7 +61,7 @@ def test_a_claim_of_this_host_whose_process_is_gone_is_taken_over_at_once(tmp_pa
     write_claim(tmp_path, "gone.avi", host=socket.gethostname(), pid=exited_pid(), start=1.0)
     write_claim(tmp_path, "here.avi", host=socket.gethostname(), pid=os.getpid())
     # this pid, but a process that started in 1970: the pid was reused since
-    reused = {"host": socket.gethostname(), "pid": os.getpid(), "start": 1.0, "token": "old"}
+    reused = {"host": socket.gethostname(), "pid": os.getpid(), "start": 1.0, "run": "old"}
     write_claim(tmp_path, "reused.avi", **reused)
     mine = Claims(tmp_path, Lease(timeout=3600))
     assert mine.acquire("gone.avi")
@@ -96,10 +96,24 @@ def test_a_live_claim_that_is_renewed_is_never_taken_over_and_a_silent_one_is(tm
 def test_a_renewal_leaves_a_claim_that_was_taken_over_to_its_new_holder(tmp_path):
     holder = Claims(tmp_path, Lease(timeout=3600))
     assert holder.acquire("v.avi")
-    taken = write_claim(tmp_path, "v.avi", host="new-holder", pid=1, token="theirs")
+    taken = write_claim(tmp_path, "v.avi", host="new-holder", pid=1, run="theirs")
     holder.renew(1)
     assert json.loads(taken.read_text())["host"] == "new-holder"
     holder._stop.set()
+
+
+def test_a_claim_made_on_a_runs_behalf_is_that_runs_and_renewed_by_it(tmp_path):
+    run = Claims(tmp_path, SHORT)
+    task = Claims(tmp_path, SHORT, owner=run.me)  # e.g. a Ray task claiming for its driver
+    assert task.acquire("v.avi")
+    assert run.acquire("v.avi")  # its own: held, and renewed from now on
+    assert not Claims(tmp_path, SHORT).acquire("v.avi")  # another run of this process: not
+    task._stop.set()
+    before = json.loads((tmp_path / "v.avi.claim").read_text())["renewed"]
+    time.sleep(3 * SHORT.renew_every)
+    assert json.loads((tmp_path / "v.avi.claim").read_text())["renewed"] > before
+    run.release_all()
+    assert not (tmp_path / "v.avi.claim").exists()
 
 
 def test_a_short_timeout_never_judges_a_claim_that_renews_less_often(tmp_path):

@@ -120,15 +120,21 @@ class Holder:
 
 
 class Claims:
-    """The claims in ``folder``: one file per output key (``<key>.claim``)."""
+    """The claims in ``folder``: one file per output key (``<key>.claim``).
 
-    def __init__(self, folder, lease=None):
+    ``owner``: the run the claims name (default a new one of this process: its host, pid,
+    the pid's start time and a random ``run`` token, so two runs in one process never share
+    a claim); another process may claim on a run's behalf by giving its ``me``. ``hold``
+    takes a key claimed so into this object's renewals.
+    """
+
+    def __init__(self, folder, lease=None, owner=None):
         self.folder = folder
         self.lease = lease or LEASE
         self.host = socket.gethostname()
         pid = os.getpid()
-        self.me = {"host": self.host, "pid": pid, "start": process_start_time(pid)}
-        self.token = secrets.token_hex(8)  # tells this object's claims from any other's
+        me = {"host": self.host, "pid": pid, "start": process_start_time(pid)}
+        self.me = dict(owner) if owner is not None else {**me, "run": secrets.token_hex(8)}
         self.held = set()
         self._held_lock = threading.Lock()
         self._stop = threading.Event()
@@ -138,7 +144,7 @@ class Claims:
         return os.path.join(self.folder, *key.split("/")) + SUFFIX
 
     def _content(self, renewed):
-        claim = {**self.me, "token": self.token, "renew_every": self.lease.renew_every}
+        claim = {**self.me, "renew_every": self.lease.renew_every}
         return json.dumps({**claim, "renewed": renewed}).encode("utf-8")
 
     def _create(self, path):
@@ -175,7 +181,7 @@ class Claims:
         return holder if isinstance(holder, dict) else {}
 
     def _mine(self, holder):
-        return holder.get("token") == self.token
+        return holder.get("run") is not None and holder.get("run") == self.me.get("run")
 
     def _judge(self, key, path, stamp, since=None):
         """The ``Holder`` of the claim ``stamp`` at ``path``, as this process sees it now.
@@ -190,9 +196,7 @@ class Claims:
             pid, start = holder.get("pid"), holder.get("start")
             if not isinstance(pid, int) or not pid_alive(pid):
                 found.state = STALE
-            elif (
-                "token" in holder and isinstance(start, int | float) and not _same_start(pid, start)
-            ):
+            elif "run" in holder and isinstance(start, int | float) and not _same_start(pid, start):
                 found.state = STALE  # the pid was reused (older claims: /proc ticks, not psutil's)
             else:
                 found.state = ALIVE
@@ -220,7 +224,7 @@ class Claims:
         path = self._path(key)
         for _ in range(3):  # a claim released between our create and read: try again
             if self._create(path):
-                self._hold(key)
+                self.hold(key)
                 return True
             stamp = self._read(path)
             if stamp is not None:
@@ -228,7 +232,8 @@ class Claims:
         else:
             return False
         if self._mine(self._parse(stamp)):
-            return False  # already ours (asked twice)
+            self.hold(key)  # already this run's (asked twice, or claimed on its behalf)
+            return True
         if self._judge(key, path, stamp).state != STALE:
             return False
         with self._lock():
@@ -240,10 +245,11 @@ class Claims:
             if not self._create(path):
                 return False
         log.debug("%s: took over the claim of %s", key, self._parse(stamp) or "an unreadable file")
-        self._hold(key)
+        self.hold(key)
         return True
 
-    def _hold(self, key):
+    def hold(self, key):
+        """Count ``key`` among this object's claims: renewed by its thread, released by it."""
         with self._held_lock:
             self.held.add(key)
             if self._renewer is None or not self._renewer.is_alive():
