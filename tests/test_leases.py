@@ -104,11 +104,11 @@ def test_a_renewal_leaves_a_claim_that_was_taken_over_to_its_new_holder(tmp_path
 
 def test_a_claim_made_on_a_runs_behalf_is_that_runs_and_renewed_by_it(tmp_path):
     run = Claims(tmp_path, SHORT)
-    task = Claims(tmp_path, SHORT, owner=run.me)  # e.g. a Ray task claiming for its driver
+    task = Claims(tmp_path, SHORT, owner=run.me, renew=False)  # a Ray task, for its driver
     assert task.acquire("v.avi")
+    assert task._renewer is None  # the run renews, not the task
     assert run.acquire("v.avi")  # its own: held, and renewed from now on
     assert not Claims(tmp_path, SHORT).acquire("v.avi")  # another run of this process: not
-    task._stop.set()
     before = json.loads((tmp_path / "v.avi.claim").read_text())["renewed"]
     time.sleep(3 * SHORT.renew_every)
     assert json.loads((tmp_path / "v.avi.claim").read_text())["renewed"] > before

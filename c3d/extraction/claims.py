@@ -124,13 +124,15 @@ class Claims:
 
     ``owner``: the run the claims name (default a new one of this process: its host, pid,
     the pid's start time and a random ``run`` token, so two runs in one process never share
-    a claim); another process may claim on a run's behalf by giving its ``me``. ``hold``
-    takes a key claimed so into this object's renewals.
+    a claim); another process may claim on a run's behalf by giving its ``me`` (and
+    ``renew=False``: the run's own object renews, after ``hold(key)``, so a claim lives
+    and dies with the run, not with the process that made it).
     """
 
-    def __init__(self, folder, lease=None, owner=None):
+    def __init__(self, folder, lease=None, owner=None, renew=True):
         self.folder = folder
         self.lease = lease or LEASE
+        self.renews = renew
         self.host = socket.gethostname()
         pid = os.getpid()
         me = {"host": self.host, "pid": pid, "start": process_start_time(pid)}
@@ -252,7 +254,7 @@ class Claims:
         """Count ``key`` among this object's claims: renewed by its thread, released by it."""
         with self._held_lock:
             self.held.add(key)
-            if self._renewer is None or not self._renewer.is_alive():
+            if self.renews and (self._renewer is None or not self._renewer.is_alive()):
                 self._stop.clear()
                 self._renewer = threading.Thread(
                     target=self._renew_loop, name="c3d-claims-renewal", daemon=True
