@@ -17,6 +17,7 @@ COMMANDS = {
     "extract": ("c3d.commands.extract", "extract C3D features (fc6/fc7/pool5) from videos"),
     "classify": ("c3d.commands.classify", "classify videos into Sports-1M classes"),
     "pca": ("c3d.commands.pca", "fit a PCA file (ActivityNet's layout) to extracted features"),
+    "pack": ("c3d.commands.pack", "write one self-contained HDF5 file from a features index"),
     "convert": (
         "converter.commands",
         "convert C3D weights (Caffe, PyTorch, Keras 1/2) to Keras 3 weights",

@@ -97,10 +97,23 @@ def _convert_mean(mean_path, output):
     print(f"{output}: float32 {mean.shape} (C, L, H, W), BGR channel means {channel_means}")
 
 
+def _check_writable(models_dir):
+    """Refuse a weights folder that cannot be written, in one line saying what to do."""
+    from c3d.atomic import check_folder_writable
+
+    try:
+        check_folder_writable(models_dir, "the weights")
+    except C3DError as exc:
+        raise C3DError(
+            f"{exc}: set ${CACHE_ENV} to a folder you can write (or pass --models-dir)"
+        ) from None
+
+
 def _fetch_weights(models_dir, caffemodel, urls):
     from converter.download import fetch
 
     models_dir = cache_dir() if models_dir is None else models_dir
+    _check_writable(models_dir)  # before a 320 MB download, not after it (issue 22)
     if caffemodel is None:
         caffemodel = fetch(os.path.join(models_dir, SPORTS1M.source_file), urls or SPORTS1M.urls)
     elif not os.path.isfile(caffemodel):

@@ -9,12 +9,22 @@ import sys
 
 
 def add_arguments(parser):
-    from c3d.commands.options import add_decoding_arguments, add_model_arguments
+    from c3d.commands.options import (
+        MAX_TOP,
+        add_decoding_arguments,
+        add_model_arguments,
+        range_text,
+    )
 
     parser.add_argument(
         "inputs", nargs="+", metavar="VIDEO", help="video files, folders or @list.txt"
     )
-    parser.add_argument("--top", type=int, default=5, help="how many classes to print (5)")
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=5,
+        help=f"how many classes to print (5; {range_text(1, MAX_TOP)})",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print JSON, with each clip's top classes too"
     )
@@ -62,14 +72,20 @@ def as_text(path, result):
 def run(args):
     import contextlib
 
-    from c3d.commands.options import check_decoding, check_positive
+    from c3d.commands.options import (
+        MAX_STRIDE,
+        MAX_TOP,
+        check_batch_size,
+        check_decoding,
+        check_range,
+    )
     from c3d.model.loader import load_model
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
 
-    check_positive("--top", args.top)
-    check_positive("--stride", args.stride)
-    check_positive("--batch-size", args.batch_size)
+    check_range("--top", args.top, 1, MAX_TOP)
+    check_range("--stride", args.stride, 1, MAX_STRIDE)
+    check_batch_size(args.batch_size)
     check_decoding(args)
     clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs, unique_keys=False)

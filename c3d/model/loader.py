@@ -120,6 +120,7 @@ def load_model(
     from c3d.model.weights import (
         WeightsFileError,
         assign_weights,
+        check_weight_shapes,
         classes_in,
         file_classes,
         read_weight_file,
@@ -131,6 +132,10 @@ def load_model(
         raise C3DError(str(exc)) from None
     if need_classifier:  # from the file's structure: no array read
         check_classifier(path, file_classes(path))
+    try:  # issue 22: every dataset's shape against the plan, before any array is allocated
+        check_weight_shapes(path, input_shape)
+    except WeightsFileError as exc:
+        raise WeightsFileError(f"{exc}{hint}") from None
     arrays = read_weight_file(path)
     in_file = classes_in(arrays)
     if num_classes is None:
