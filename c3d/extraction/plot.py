@@ -41,7 +41,7 @@ def plot_classes(classified, path, top=5, title=None):
             zorder=10 - rank,
         )
     peak = float(clip_probabilities[:, best].max()) if len(best) else 1.0
-    axes.set_ylim(0, min(1.0, max(0.05, peak * 1.12)))
+    axes.set_ylim(0, min(1.04, max(0.05, peak * 1.12)))  # a line at 1.0 clears the frame
     duration = classified["n_frames"] / classified["fps"] if classified["fps"] else times[-1]
     axes.set_xlim(0, max(float(duration), float(times[-1]) if len(times) else 0.0))
     axes.set_xlabel("time in the video (s): centre of each 16-frame clip")

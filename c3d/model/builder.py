@@ -31,7 +31,7 @@ def C3D(
     batch_norm=False,
     bn_momentum=BN_MOMENTUM,
     name=None,
-    precision="fp32",
+    precision=None,
     new_head=False,
     need_classifier=False,
 ):
@@ -51,13 +51,15 @@ def C3D(
             no bias) and no dropout, the variant the PyTorch ports train from scratch.
         bn_momentum: the BatchNorm statistics' momentum (Keras's convention).
         name: the model's name (default ``c3d`` / ``c3d_bn``).
-        precision: ``fp32`` (as the original) or ``bf16`` (Keras' ``mixed_bfloat16``).
+        precision: ``fp32`` (as the original) or ``bf16`` (Keras' ``mixed_bfloat16``);
+            None builds under Keras' global dtype policy (float32 unless set).
         new_head: a ``num_classes`` other than the file's fc8 gives a fresh fc8
             (fine-tuning); without it that is an error (``c3d.model.resolve.head_size``).
         need_classifier: refuse weights without fc8 (features only), for classification.
     """
     input_shape = check_arguments(weights, include_top, num_classes, input_shape)
-    check_precision(precision)
+    if precision is not None:
+        check_precision(precision)
     if weights is not None:
         check_buildable(weights, batch_norm)
         weights = resolve_weights(weights)  # fetched on first use, or a one-line error
@@ -74,7 +76,8 @@ def C3D(
     # Layers about to be loaded skip the random draw: ~1 s for 80 M parameters on a CPU.
     # fc8 is drawn anyway: it stays as initialised when the file has none or another size.
     loaded = () if weights is None else plan.WEIGHTED_LAYERS[:-1]
-    with dtype_policy(PRECISIONS[precision]):
+    policy = keras.config.dtype_policy().name if precision is None else PRECISIONS[precision]
+    with dtype_policy(policy):
         model = c3d_sequential(
             include_top,
             num_classes or plan.NUM_CLASSES,
@@ -95,7 +98,7 @@ def C3D_model(
     num_classes=None,
     input_shape=plan.INPUT_SHAPE,
     *,
-    precision="fp32",
+    precision=None,
     new_head=False,
 ):
     """The Sports-1M C3D (Tran et al., ICCV 2015): ``C3D`` with dropout, no BatchNorm."""
@@ -111,7 +114,7 @@ def C3D_BN(
     input_shape=plan.INPUT_SHAPE,
     *,
     bn_momentum=BN_MOMENTUM,
-    precision="fp32",
+    precision=None,
     new_head=False,
 ):
     """C3D-BN: Conv3D -> BatchNorm -> ReLU per convolution; fc6, fc7 ReLU; fc8 softmax."""
