@@ -39,6 +39,9 @@ def main(argv=None):
         help=f"folder for the .npz and the .png (default {DEFAULT_OUTPUT})",
     )
     args = parser.parse_args(argv)
+    from c3d import runtime
+
+    runtime.quiet_tensorflow_startup()  # as the c3d command: its start-up lines hide the rest
     logging.basicConfig(level=logging.INFO, format="c3d example: %(message)s", stream=sys.stderr)
 
     import c3d
