@@ -63,7 +63,8 @@ def fetch_preset(
             return out
         if source is None:
             source = _published_file(preset, folder, allow_download, urls, progress)
-        _check(preset, source)
+        else:
+            _check(preset, source)
         conversion = _convert(preset, source, out)
     if report is not None:
         report(conversion)
@@ -73,7 +74,8 @@ def fetch_preset(
 def _published_file(preset, folder, allow_download, urls, progress):
     """The published file in ``folder``, downloaded if it is not there yet."""
     target = os.path.join(folder, preset.source_file)
-    if os.path.isfile(target):
+    if os.path.isfile(target):  # put there by hand, or by a run killed while converting
+        _check(preset, target)
         return target
     if not allow_download:
         raise C3DError(
@@ -97,7 +99,8 @@ def _published_file(preset, folder, allow_download, urls, progress):
 
 
 def _check(preset, source):
-    """Refuse a published file that is not the one published (size, sha256)."""
+    """Refuse a file that is not the one published (size, sha256): a download is checked
+    before it is kept; this is for a file that came another way."""
     wrong = check_published(source, preset.size, preset.sha256)
     if wrong is not None:
         raise C3DError(

@@ -203,3 +203,21 @@ def test_c3d_and_load_model_share_fc8s_rule(sport1m_weights):
     assert C3D_model(weights=sport1m_weights).output_shape == (None, 487)  # the file's
     with pytest.raises(C3DError, match="unknown precision 'fp16'"):
         C3D_model(precision="fp16")
+
+
+def test_classify_plot_writes_a_png_per_video(sport1m_weights, tmp_path, capsys):
+    import matplotlib.image
+
+    def classify(*args):
+        return main(["classify", *map(str, args)])
+
+    videos = [make_video(tmp_path / "in" / f"{name}.avi", 24, seed=i) for i, name in
+              enumerate(("a", "b"))]  # fmt: skip
+    options = ["--weights", sport1m_weights, "--batch-size", "2"]
+    assert classify(videos[0], *options, "--plot", tmp_path / "one.png") == 0
+    image = matplotlib.image.imread(tmp_path / "one.png")
+    assert image.shape[:2] == (552, 1200)  # FIGSIZE at DPI
+    assert classify(*videos, *options, "--plot", tmp_path / "many.png") == 0
+    assert sorted(p.name for p in tmp_path.glob("many*")) == ["many-a.avi.png", "many-b.avi.png"]
+    assert classify(videos[0], *options, "--plot", tmp_path) == 1
+    assert "--plot takes a file name (OUT.png), not a folder" in capsys.readouterr().err
