@@ -120,13 +120,15 @@ def test_make_example_fetches_classifies_plots_and_extracts(
         pytest.skip("needs a git checkout and make")
     clone = _clean_copy(tmp_path / "clone")
     assert not (clone / "runs").exists() and not (clone / "models" / SPORTS1M.file_name).exists()
-    stamp = tmp_path / "installed"  # the venv `make` would make: this interpreter instead
+    # The venv `make` would make: this interpreter instead, and its stamp never remade (-o),
+    # so that make installs nothing into the environment running the tests.
+    stamp = tmp_path / "installed"
     stamp.touch()
     cache = tmp_path / "cache"
     env = _env(cache, server)
     env["PYTHONPATH"] = str(clone)
     done = subprocess.run(
-        ["make", "example", "USE_DOCKER=0", f"VPY={sys.executable}", f"STAMP={stamp}"],
+        ["make", "-o", stamp, "example", "USE_DOCKER=0", f"VPY={sys.executable}", f"STAMP={stamp}"],
         cwd=clone,
         env=env,
         capture_output=True,
