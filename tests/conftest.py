@@ -110,6 +110,7 @@ SLOW_FILES = (
     "test_extract_cli.py",  # 100 s
     "test_extract_concurrency.py",  # 90 s
     "test_extract_ray_cluster.py",  # 70 s
+    "test_first_run.py",  # 60 s: three full-size published files, make example
 )
 
 
