@@ -105,7 +105,7 @@ def head_size(path, in_file, num_classes=None, new_head=False):
     if num_classes is None:
         num_classes = plan.NUM_CLASSES if in_file is None else in_file
     if in_file is None:
-        log.info("%s: no fc8 in the file; a fresh %d-way fc8", path, num_classes)
+        log.debug("%s: no fc8 in the file; a fresh %d-way fc8", path, num_classes)
     elif in_file != num_classes:
         if not new_head:
             raise WeightsFileError(
