@@ -82,8 +82,7 @@ def run(args):
     import contextlib
     import os
 
-    from c3d.commands.extract import check_positive
-    from c3d.commands.options import check_decoding
+    from c3d.commands.options import check_decoding, check_positive
     from c3d.errors import C3DError
     from c3d.model.labels import weights_labels
     from c3d.model.loader import load_model

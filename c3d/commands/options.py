@@ -1,4 +1,13 @@
-"""Options shared by the commands that run C3D over videos (``extract``, ``classify``)."""
+"""Options shared by the commands that run C3D over videos (``extract``, ``classify``,
+``evaluate``, ``train``): their arguments, defaults and checks, in one place."""
+
+
+def check_positive(name, value):
+    """Refuse a number option below 1, in one line."""
+    from c3d.errors import C3DError
+
+    if value is not None and value < 1:
+        raise C3DError(f"{name} must be at least 1, got {value}")
 
 
 def add_model_arguments(parser):
@@ -6,6 +15,7 @@ def add_model_arguments(parser):
     from c3d.model.precision import PRECISIONS
     from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, PRESETS
     from c3d.model.presets import DEFAULT as DEFAULT_WEIGHTS
+    from c3d.video.clips import DEFAULT_STRIDE
 
     parser.add_argument(
         "--weights",
@@ -15,7 +25,12 @@ def add_model_arguments(parser):
         f"(default {DEFAULT_WEIGHTS}); a name is the converted file in ${CACHE_ENV}, else "
         f"{DEFAULT_CACHE}, fetched there on first use",
     )
-    parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=DEFAULT_STRIDE,
+        help=f"frames between clip starts ({DEFAULT_STRIDE})",
+    )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="clips per model call (8 on CPU, 32 on GPU)"
     )
@@ -31,15 +46,24 @@ def add_model_arguments(parser):
     )
 
 
-def add_decoding_arguments(parser):
-    """--decoders and --gpu-decode."""
+def add_decoders_argument(parser, *former_names):
+    """--decoders (``former_names``: what a command called it before, still taken)."""
+    former = f"; {', '.join(former_names)}: its former name" if former_names else ""
     parser.add_argument(
         "--decoders",
+        *former_names,
+        dest="decoders",
         type=int,
         default=None,
-        help="decoding threads (1 on CPU, more on GPU); with more decoders than videos, "
-        "long videos are cut into parts decoded at once (same results)",
+        metavar="N",
+        help="video decoding threads (default: 1 on a CPU, 2-8 on a GPU); with more decoders "
+        f"than videos, long videos are cut into parts decoded at once (same results){former}",
     )
+
+
+def add_decoding_arguments(parser):
+    """--decoders and --gpu-decode."""
+    add_decoders_argument(parser)
     parser.add_argument(
         "--gpu-decode",
         action="store_true",

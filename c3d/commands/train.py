@@ -21,7 +21,7 @@ _OPTION_FIELDS = (
     "lr_gamma",
     "momentum",
     "weight_decay",
-    "input_shape",
+    "clip_shape",
     "mixed_precision",
     "flip",
     "seed",
@@ -29,6 +29,7 @@ _OPTION_FIELDS = (
 
 
 def add_arguments(parser):
+    from c3d.commands.options import add_decoders_argument
     from c3d.commands.summary import DEFAULT_SHAPE
     from c3d.model.loader import MODEL_KINDS
 
@@ -64,7 +65,10 @@ def add_arguments(parser):
         help="train only the layers after LAYER (e.g. pool5: fc6-fc8; fc7: fc8 only)",
     )
     model.add_argument(
-        "--input-shape", metavar="T,H,W", help=f"clip frames,height,width (default {DEFAULT_SHAPE})"
+        "--input-shape",
+        dest="clip_shape",
+        metavar="T,H,W",
+        help=f"clip frames,height,width (default {DEFAULT_SHAPE})",
     )
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 20)")
@@ -95,9 +99,7 @@ def add_arguments(parser):
         default=None,
         help="float16 compute on a GPU (ignored on the CPU)",
     )
-    parser.add_argument(
-        "--workers", type=int, metavar="N", help="parallel video decoders (default auto)"
-    )
+    add_decoders_argument(parser, "--workers")
     parser.add_argument(
         "--json", action="store_true", help="print the final evaluation as one JSON object"
     )
@@ -109,8 +111,8 @@ def run(args):
 
     given = {name for name in _OPTION_FIELDS if getattr(args, name) is not None}
     values = {name: getattr(args, name) for name in given}
-    if "input_shape" in values:
-        values["input_shape"] = parse_input_shape(values["input_shape"])[:3]
+    if "clip_shape" in values:
+        values["clip_shape"] = parse_input_shape(values["clip_shape"])[:3]
     if args.resume:
         data_options = None
         if args.data or args.train_list or args.val_list or args.val_dir:
@@ -132,7 +134,7 @@ def run(args):
         data_options,
         resume=args.resume,
         given=given,
-        workers=args.workers,
+        workers=args.decoders,
     )
     if args.json:
         print(json.dumps(summary))

@@ -19,6 +19,7 @@ it ends (the videos that failed in it included: a later run tries them again).
 import contextlib
 import json
 import os
+import secrets
 import socket
 
 from c3d.atomic import locked, pid_alive, temporary_name
@@ -35,12 +36,19 @@ def _start_time(pid):
 
 
 class Claims:
-    """The claims in ``folder``: one file per output key (``<key>.claim``)."""
+    """The claims in ``folder``: one file per output key (``<key>.claim``).
 
-    def __init__(self, folder):
+    ``owner``: the run the claims name (default a new one of this process: its host, pid,
+    the pid's start time and a random token, so two runs in one process never share a
+    claim). A Ray decoding task claims on its driver's behalf, so the claim lives and dies
+    with the run, not the task, and a task done again finds the claim its own.
+    """
+
+    def __init__(self, folder, owner=None):
         self.folder = folder
         self.host = socket.gethostname()
-        self.me = {"host": self.host, "pid": os.getpid(), "start": _start_time(os.getpid())}
+        me = {"host": self.host, "pid": os.getpid(), "start": _start_time(os.getpid())}
+        self.me = dict(owner) if owner is not None else {**me, "run": secrets.token_hex(8)}
         self.held = set()
 
     def _path(self, key):
@@ -90,6 +98,9 @@ class Claims:
         holder = self._read(path)
         if holder is None:  # released meanwhile: try once more
             return self.acquire(key)
+        if holder == self.me:  # ours already (a Ray task done again)
+            self.held.add(key)
+            return True
         if not self._stale(holder):
             return False
         with self._lock():
