@@ -25,8 +25,8 @@ from c3d.model.weights import WeightsFileError
 log = logging.getLogger(__name__)
 
 WEIGHTS_HINT = (
-    "a weights name (" + ", ".join(PRESETS) + ") or a Keras weights file; "
-    "`c3d weights` lists the names, `c3d convert` converts other files"
+    "a weights name (" + ", ".join(PRESETS) + ": fetched on first use, or ahead with "
+    "`c3d fetch-weights`) or a Keras weights file (`c3d convert` converts other files)"
 )
 
 
