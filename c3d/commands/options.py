@@ -93,17 +93,18 @@ def check_batch_size(batch_size, views=1, on_cpu=None):
 
 def add_model_arguments(parser):
     """--weights, --stride, --batch-size, --mean and --precision."""
-    from c3d.model.loader import DEFAULT_WEIGHTS, PRECISIONS
-    from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE
+    from c3d.model.precision import PRECISIONS
+    from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, PRESETS
+    from c3d.model.presets import DEFAULT as DEFAULT_WEIGHTS
     from c3d.video.clips import DEFAULT_STRIDE
 
     parser.add_argument(
         "--weights",
         default=DEFAULT_WEIGHTS,
         metavar="NAME|FILE",
-        help=f"weights name or Keras weights file (default {DEFAULT_WEIGHTS}: the converted "
-        f"Sports-1M weights in ${CACHE_ENV}, else {DEFAULT_CACHE}; `c3d fetch-weights` "
-        "puts them there)",
+        help=f"weights name ({', '.join(PRESETS)}: `c3d weights`) or Keras weights file "
+        f"(default {DEFAULT_WEIGHTS}); a name is the converted file in ${CACHE_ENV}, else "
+        f"{DEFAULT_CACHE}, fetched there on first use",
     )
     parser.add_argument(
         "--stride",
