@@ -310,7 +310,8 @@ def test_claims_split_work_and_stale_claims_are_taken_over(tmp_path):
     (folder / "far.claim").write_text(json.dumps({"host": "elsewhere", "pid": 1}))
     assert mine.acquire("dead") and not mine.acquire("far")
     # a pid reused by another process does not keep a claim alive
-    reused = {"host": mine.host, "pid": os.getpid(), "start": holder["start"] - 1}
+    # (a claim of this version: one of older c3d, start in /proc ticks, goes by its pid alone)
+    reused = {"host": mine.host, "pid": os.getpid(), "start": holder["start"] - 1, "run": "x"}
     (folder / "reused.claim").write_text(json.dumps(reused))
     assert mine.acquire("reused")
 
