@@ -63,7 +63,7 @@ def run(args):
     import contextlib
 
     from c3d.commands.extract import check_positive
-    from c3d.commands.options import check_decoding
+    from c3d.commands.options import check_decoding, resolve_model
     from c3d.model.loader import load_model
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
@@ -72,11 +72,12 @@ def run(args):
     check_positive("--stride", args.stride)
     check_positive("--batch-size", args.batch_size)
     check_decoding(args)
-    clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs, unique_keys=False)
-    model = (
-        load_model(args.weights, precision=args.precision, need_classifier=True) if videos else None
-    )
+    model, model_name = None, args.model or "c3d"
+    if videos:
+        model_name, weights = resolve_model(args)
+        model = load_model(weights, kind=model_name, precision=args.precision, need_classifier=True)
+    clip_format = ClipFormat.for_model(model_name, mean=args.mean)
 
     from c3d.commands.reporting import RunReport
     from c3d.extraction.classification import classification

@@ -21,7 +21,9 @@ H5_DEFAULT_NAME = "features.h5"
 
 def add_arguments(parser):
     from c3d.commands.options import add_decoding_arguments, add_model_arguments
-    from c3d.model.plan import FEATURE_LAYERS
+    from c3d.model.architectures import ARCHITECTURES
+
+    layers = tuple(dict.fromkeys(name for a in ARCHITECTURES.values() for name in a.feature_layers))
 
     parser.add_argument(
         "inputs",
@@ -40,7 +42,7 @@ def add_arguments(parser):
     from c3d.extraction.layouts import PRESETS
 
     parser.add_argument(
-        "--layer", choices=tuple(FEATURE_LAYERS), default=None, help="feature layer (fc6)"
+        "--layer", choices=layers, default=None, help="feature layer (fc6; res3d18: pool5)"
     )
     add_model_arguments(parser)
     parser.set_defaults(stride=None)  # 8, or the preset's: None tells a choice from a default
@@ -166,7 +168,7 @@ def make_writer(args, preset=None, pca=None):
     return NpzWriter(args.output)
 
 
-def resolve_options(args):
+def resolve_options(args, default_layer="fc6"):
     """(preset or None, layer, stride, crops): the preset's, refusing options that contradict it."""
     from c3d.errors import C3DError
     from c3d.extraction.layouts import PRESETS
@@ -180,7 +182,8 @@ def resolve_options(args):
     if args.crops is not None and args.crops not in CROPS:
         raise C3DError(f"--crops must be 1 or 10. Received: {args.crops}")
     if args.preset is None:
-        return None, args.layer or "fc6", 8 if args.stride is None else args.stride, args.crops or 1
+        layer, stride = args.layer or default_layer, 8 if args.stride is None else args.stride
+        return None, layer, stride, args.crops or 1
     preset = PRESETS[args.preset]
     name = f"--preset {preset.name}"
     fixed = (("--layer", args.layer, preset.layer), ("--stride", args.stride, preset.stride))
@@ -220,12 +223,11 @@ def load_pca(path, layer):
 
 
 def run(args):
-    from c3d.commands.options import check_decoding
+    from c3d.commands.options import check_decoding, resolve_model
     from c3d.errors import C3DError
     from c3d.extraction import provenance
     from c3d.extraction.features import plan_outputs
-    from c3d.model.loader import resolve_weights
-    from c3d.model.plan import check_layer
+    from c3d.model.architectures import architecture, check_layer
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
     from c3d.video.resample import check_fps
@@ -235,17 +237,18 @@ def run(args):
     fps = check_fps(args.fps)
     check_decoding(args)
     check_engine(args)
-    preset, layer, stride, crops = resolve_options(args)
-    check_layer(layer)
+    model_name, weights = resolve_model(args)  # --model, or the weights file's
+    preset, layer, stride, crops = resolve_options(args, architecture(model_name).default_layer)
+    check_layer(model_name, layer)
     pca = None if preset is None or not preset.needs_pca else load_pca(args.pca, layer)
-    weights = resolve_weights(args.weights)
-    clip_format = ClipFormat(mean=args.mean, crops=crops)
+    clip_format = ClipFormat.for_model(model_name, mean=args.mean, crops=crops)
     videos, problems = expand_inputs(args.inputs)
     if not videos and not problems:
         raise C3DError("no videos to extract")
     writer = make_writer(args, preset, pca)
     writer.prepare()  # an output that cannot be written fails here, before any model runs
     settings = provenance.settings(
+        model=model_name,
         layer=layer,
         stride=stride,
         crops=crops,
@@ -277,7 +280,7 @@ def run(args):
     if todo and args.engine == "local":
         from c3d.model.loader import load_model
 
-        model = load_model(weights, precision=args.precision)
+        model = load_model(weights, kind=model_name, precision=args.precision)
 
     from c3d.commands.reporting import RunReport
 

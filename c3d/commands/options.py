@@ -2,17 +2,25 @@
 
 
 def add_model_arguments(parser):
-    """--weights, --stride, --batch-size, --mean and --precision."""
+    """--model, --weights, --stride, --batch-size, --mean and --precision."""
+    from c3d.model.architectures import MODEL_NAMES
     from c3d.model.loader import DEFAULT_WEIGHTS, PRECISIONS
-    from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE
+    from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, DEFAULT_PRESETS
 
     parser.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default=None,
+        help="c3d, or res3d18 (Res3D-18, C3D v1.1: 8 frames every 2nd, 512-value pool5); "
+        "default: the weights file's",
+    )
+    parser.add_argument(
         "--weights",
-        default=DEFAULT_WEIGHTS,
+        default=None,
         metavar="NAME|FILE",
-        help=f"weights name or Keras weights file (default {DEFAULT_WEIGHTS}: the converted "
-        f"Sports-1M weights in ${CACHE_ENV}, else {DEFAULT_CACHE}; `c3d fetch-weights` "
-        "puts them there)",
+        help=f"weights name or Keras weights file (default {DEFAULT_WEIGHTS}, or "
+        f"{DEFAULT_PRESETS['res3d18']} with --model res3d18: the converted weights in "
+        f"${CACHE_ENV}, else {DEFAULT_CACHE}; `c3d fetch-weights` puts Sports-1M's there)",
     )
     parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
     parser.add_argument(
@@ -28,6 +36,18 @@ def add_model_arguments(parser):
         help="fp32 (as the original C3D), or bf16: ~2x faster on GPUs and CPUs with "
         "AVX-512 BF16/AMX, features within ~0.5%% of fp32's",
     )
+
+
+def resolve_model(args):
+    """(--model, weights file) of a run: ``--weights`` (default: the model's preset) and
+    the model its file holds; a ``--model`` the file does not hold is refused in one line."""
+    from c3d.model.loader import DEFAULT_WEIGHTS, check_kind, resolve_weights
+    from c3d.model.presets import DEFAULT_PRESETS
+    from c3d.model.weights import file_architecture
+
+    weights = args.weights or DEFAULT_PRESETS.get(args.model, DEFAULT_WEIGHTS)
+    path = resolve_weights(weights)
+    return check_kind(path, args.model, file_architecture(path)), path
 
 
 def add_decoding_arguments(parser):

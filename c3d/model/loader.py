@@ -1,8 +1,9 @@
 """The one way from a weights file to a ready model, for the API, CLI, training and evaluation.
 
 ``load_model`` resolves the weights (a name such as ``"sports1m"``, or a path), reads the
-class count from the file when not told, builds C3D or C3D-BN at the asked precision and
-input shape, and loads the weights by layer name. Every problem is a one-line ``C3DError``
+class count from the file when not told, builds C3D, C3D-BN or Res3D-18 (the file's
+architecture when not told) at the asked precision and input shape, and loads the
+weights by layer name. Every problem is a one-line ``C3DError``
 naming the file.
 """
 
@@ -14,7 +15,7 @@ from c3d.errors import C3DError
 from c3d.model import plan
 from c3d.model.presets import CACHE_ENV, PRESETS, preset_path
 
-MODEL_KINDS = ("c3d", "c3d_bn")
+MODEL_KINDS = ("c3d", "c3d_bn", "res3d18")  # c3d.model.architectures.MODEL_NAMES
 
 # --precision -> Keras dtype policy. bf16 computes in bfloat16 with float32 weights: about
 # 2x the fp32 speed where the hardware has bf16 units; fc6 features came out within
@@ -90,17 +91,21 @@ def resolve_weights(weights):
 def load_model(
     weights=DEFAULT_WEIGHTS,
     *,
-    kind="c3d",
+    kind=None,
     num_classes=None,
-    input_shape=plan.INPUT_SHAPE,
+    input_shape=None,
     precision="fp32",
     new_head=False,
     need_classifier=False,
     hint="",
 ):
-    """C3D (``kind="c3d"``) or C3D-BN (``"c3d_bn"``) with ``weights`` loaded by layer name.
+    """C3D (``kind="c3d"``), C3D-BN (``"c3d_bn"``) or Res3D-18 (``"res3d18"``) with
+    ``weights`` loaded by layer name.
 
     Args:
+        kind: None takes the file's: ``res3d18`` for a file with Res3D-18's layers, else
+            ``c3d``. A kind the file does not hold is refused in one line.
+        input_shape: None is the model's own (C3D 16x112x112x3, Res3D-18 8x112x112x3).
         num_classes: fc8's size; None takes the file's (487 for a headless file).
         new_head: a file whose fc8 has another class count leaves fc8 freshly initialised
             (fine-tuning); otherwise that is an error.
@@ -111,22 +116,28 @@ def load_model(
         hint: appended to the error when the file's layers do not fit the model's shapes,
             e.g. which option to check.
     """
-    if kind not in MODEL_KINDS:
+    if kind is not None and kind not in MODEL_KINDS:
         raise C3DError(f"unknown model {kind!r} (choose from {', '.join(MODEL_KINDS)})")
     check_precision(precision)
     path = resolve_weights(weights)  # before Keras loads: a missing file is told at once
 
-    from c3d.model.builder import c3d_sequential
+    from c3d.model.architectures import architecture
     from c3d.model.weights import (
         WeightsFileError,
         assign_weights,
         classes_in,
+        file_architecture,
         file_classes,
         read_weight_file,
     )
 
+    in_file_kind = file_architecture(path)
+    kind = check_kind(path, kind, in_file_kind)
+    model_plan = architecture(kind).plan
+    if input_shape is None:
+        input_shape = model_plan.INPUT_SHAPE
     try:
-        input_shape = plan.check_input_shape(input_shape)
+        input_shape = model_plan.check_input_shape(input_shape)
     except ValueError as exc:
         raise C3DError(str(exc)) from None
     if need_classifier:  # from the file's structure: no array read
@@ -138,17 +149,42 @@ def load_model(
     elif in_file is not None and in_file != num_classes and not new_head:
         raise WeightsFileError(f"{path}: fc8 has {in_file} classes, {num_classes} expected")
     with dtype_policy(PRECISIONS[precision]):
-        model = c3d_sequential(
-            num_classes=num_classes,
-            input_shape=input_shape,
-            batch_norm=kind == "c3d_bn",
-            zero_init=plan.WEIGHTED_LAYERS[:-1],
-        )
+        if kind == "res3d18":
+            from c3d.model.res3d18 import res3d18_functional
+
+            model = res3d18_functional(
+                num_classes, input_shape, zero_init=model_plan.WEIGHTED_LAYERS[:-1]
+            )
+        else:
+            from c3d.model.builder import c3d_sequential
+
+            model = c3d_sequential(
+                num_classes=num_classes,
+                input_shape=input_shape,
+                batch_norm=kind == "c3d_bn",
+                zero_init=plan.WEIGHTED_LAYERS[:-1],
+            )
     try:
-        assign_weights(model, arrays, source=path, optional=(plan.CLASSIFIER,))
+        assign_weights(model, arrays, source=path, optional=(model_plan.CLASSIFIER,))
     except WeightsFileError as exc:
         raise WeightsFileError(f"{exc}{hint}") from None
     return model
+
+
+def check_kind(path, kind, in_file):
+    """The model to build: ``kind``, or the file's (``in_file``) when None; a mismatch
+    between Res3D-18 and the C3Ds is refused in one line."""
+    if kind is None:
+        return in_file
+    if (kind == "res3d18") != (in_file == "res3d18"):
+        from c3d.model.architectures import architecture
+        from c3d.model.weights import WeightsFileError
+
+        raise WeightsFileError(
+            f"{path}: holds {architecture(in_file).title} weights, not "
+            f"{architecture(kind).title}'s (--model {in_file})"
+        )
+    return kind
 
 
 def check_classifier(path, classes):

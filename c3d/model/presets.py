@@ -46,6 +46,53 @@ PRESETS = {
 SPORTS1M = PRESETS["sports1m"]
 
 
+# ---- Res3D-18 (C3D v1.1, issue 21) ------------------------------------------------------
+# The C3D authors' Res3D-18 Caffe files (C3D v1.1 fork, upstream-style `layer` messages).
+# Their sizes and hashes are not known here (None); `c3d convert` tells the architecture
+# from the file's layers. PRESET_MODELS says which `--model` each preset is for.
+
+
+def _res3d18_how_to_get(preset_name, source_file):
+    return (
+        f"download {source_file} (see the URLs of preset {preset_name}) and run "
+        f"`c3d convert {source_file} {os.path.join(DEFAULT_CACHE, preset_name + '.weights.h5')}`"
+    )
+
+
+_RES3D18_SPORTS1M = "c3d_resnet18_sports1m_r2_iter_2800000.caffemodel"
+_RES3D18_UCF101 = "c3d_resnet18_ucf101_r2_ft_iter_20000.caffemodel"
+RES3D18_PRESETS = {
+    "res3d18_sports1m": Preset(
+        name="res3d18_sports1m",
+        file_name="res3d18_sports1m.weights.h5",
+        description="Res3D-18 (C3D v1.1) trained on Sports-1M by the C3D authors (487 classes)",
+        num_classes=487,
+        converted_from="the authors' Caffe model c3d_resnet18_sports1m_r2_iter_2800000 "
+        "(C3D v1.1 fork, upstream-style Caffe)",
+        source_file=_RES3D18_SPORTS1M,
+        urls=(f"https://www.dropbox.com/s/qqfrg6h44d4jb46/{_RES3D18_SPORTS1M}?dl=1",),
+        how_to_get=_res3d18_how_to_get("res3d18_sports1m", _RES3D18_SPORTS1M),
+    ),
+    "res3d18_ucf101": Preset(
+        name="res3d18_ucf101",
+        file_name="res3d18_ucf101.weights.h5",
+        description="Res3D-18 (C3D v1.1) fine-tuned on UCF101 split 1 by the C3D authors "
+        "(101 classes)",
+        num_classes=101,
+        converted_from="the authors' Caffe model c3d_resnet18_ucf101_r2_ft_iter_20000 "
+        "(C3D v1.1 fork, upstream-style Caffe)",
+        source_file=_RES3D18_UCF101,
+        urls=(f"https://www.dropbox.com/s/bf5z2jw1pg07c9n/{_RES3D18_UCF101}?dl=1",),
+        how_to_get=_res3d18_how_to_get("res3d18_ucf101", _RES3D18_UCF101),
+    ),
+}
+PRESETS.update(RES3D18_PRESETS)
+# preset -> the --model it is for (c3d.model.architectures); a preset not listed is C3D's
+PRESET_MODELS = {name: "res3d18" for name in RES3D18_PRESETS}
+# --model -> the weights it takes when --weights is not given
+DEFAULT_PRESETS = {"c3d": "sports1m", "res3d18": "res3d18_sports1m"}
+
+
 def cache_dir():
     """``$C3D_HOME`` when set (and not empty), else ``~/.keras/models``; ``~`` expanded."""
     return os.path.expanduser(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)

@@ -46,7 +46,7 @@ import numpy as np
 from c3d.runtime import default_batch_size, default_decoders
 from c3d.video import segments
 from c3d.video.clip_format import ClipFormat
-from c3d.video.clips import DEFAULT_STRIDE, ClipCutter, check_stride
+from c3d.video.clips import DEFAULT_STRIDE, check_stride
 from c3d.video.decode import (
     VideoError,
     check_decoded,
@@ -176,12 +176,12 @@ def part_clips(path, capture, part, clip_format, stride, decoded, wanted=None, r
     resampled to its rate, ``decoded.next_frame`` counting those. The one decoding loop of
     the local engine's decoders and the Ray engine's tasks.
     """
-    length = clip_format.frames
+    length = clip_format.span
     end = part.end_frame
     if wanted is not None:  # with chosen clips, decoding stops after the last one's frames
         last_frame = max(wanted, default=-1) + length
         end = last_frame if end is None else min(end, last_frame)
-    cutter = ClipCutter(stride, length, first_frame=part.first_frame, first_clip=part.first_clip)
+    cutter = clip_format.cutter(stride, first_frame=part.first_frame, first_clip=part.first_clip)
     keep = functools.partial(part.keeps, stride=stride, length=length)
     if resampler is None:
         frames = iter_frames(capture, keep, first_index=part.first_frame)
@@ -240,7 +240,7 @@ def video_clips(path, capture, clip_format, stride, decoded):
     """
     declared = declared_frame_count(capture)
     yield from part_clips(path, capture, segments.Part.whole(), clip_format, stride, decoded)
-    judge_whole(path, decoded, declared, clip_format.frames)
+    judge_whole(path, decoded, declared, clip_format.span)
 
 
 class _Work:
@@ -406,7 +406,7 @@ class _Run:
             # are planned in the file's frames).
             cut = self.select is None and not self.gpu_decode and self.fps is None
             if cut and self.work.videos_waiting() < self.decoders:
-                length = self.format.frames
+                length = self.format.span
                 parts = segments.plan_parts(declared, self.decoders, self.stride, length)
             if len(parts) == 1:
                 self.work.opened()
@@ -439,7 +439,7 @@ class _Run:
         if decoded is None:
             return None
         read = None if resampler is None else resampler.source_frames
-        judge_whole(path, decoded, declared, self.format.frames, wanted, read)
+        judge_whole(path, decoded, declared, self.format.span, wanted, read)
         if decoded.error is not None:
             return _VideoFailed(index, decoded.error)
         if resampler is None:
