@@ -237,10 +237,10 @@ def run(args):
     fps = check_fps(args.fps)
     check_decoding(args)
     check_engine(args)
-    model_name, weights = resolve_model(args)  # --model, or the weights file's
-    preset, layer, stride, crops = resolve_options(args, architecture(model_name).default_layer)
-    check_layer(model_name, layer)
+    preset, layer, stride, crops = resolve_options(args, default_layer=None)
     pca = None if preset is None or not preset.needs_pca else load_pca(args.pca, layer)
+    model_name, weights = resolve_model(args)  # --model, or the weights file's
+    layer = check_layer(model_name, layer or architecture(model_name).default_layer)
     clip_format = ClipFormat.for_model(model_name, mean=args.mean, crops=crops)
     videos, problems = expand_inputs(args.inputs)
     if not videos and not problems:
