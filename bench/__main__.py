@@ -19,6 +19,9 @@
    end to end on the example video: clips/s and forward passes (rows)/s of each.
 10. ``c3d extract --engine ray`` (a local Ray, one model replica) next to ``--engine local``
    on the same videos: clips/s, wall seconds, Ray's overhead in % (see bench/ray_engine.py).
+11. the simulated accelerator: ``--engine ray`` with a stand-in model of 0.2 s a batch of 32
+   and no CPU, 1/2/4/8 replicas (scaling), and the driver's CPU and memory per video over
+   2,000 videos (see bench/simulated_accelerator.py).
 Weights are random (speed does not depend on their values). Results also go to a JSON
 file under bench/results/ (not tracked).
 """
@@ -54,6 +57,7 @@ TARGETS = {
     # 1-minute video has 12 clips, fewer than the queues hold), not by length.
     "extract_rss_late_growth_mb_20min": ("<", 32.0),
     "concurrent_3_processes_every_video_once": ("≥", 1.0),
+    "sim_scaling_8_replicas": ("≥", 0.8),
 }
 
 
@@ -186,6 +190,10 @@ def run(args, workdir):
         log("10. skipped: ray is not installed (pip install 'c3d-keras[ray]')")
     else:
         results.update(ray_engine.engines(workdir, weights, write_video, frames=320))
+        log("11. the simulated accelerator: replicas 1/2/4/8, the driver's cost per video")
+        from bench import simulated_accelerator
+
+        results.update(simulated_accelerator.measure(workdir, quick=args.quick))
     return results
 
 

@@ -7,7 +7,7 @@ local engine's throughput over Ray's, minus 1, in %. On one machine Ray adds its
 (~10 s) and the model replica's own TensorFlow import and model load; the steady state is
 what the clips/s of a longer run shows.
 
-    python -m bench.ray_engine [--videos 8] [--frames 320] [--workers 1]
+    python -m bench.ray_engine [--videos 8] [--frames 320] [--replicas 1]
 """
 
 import argparse
@@ -47,7 +47,7 @@ def engines(workdir, weights, write_video, videos=8, frames=320, workers=1):
         write_video(path, frames, size=(320, 240), fps=30.0, seed=index)
     local = _extract(folder, os.path.join(workdir, "local"), weights)
     ray = _extract(
-        folder, os.path.join(workdir, "ray"), weights, "--engine", "ray", "--workers", str(workers)
+        folder, os.path.join(workdir, "ray"), weights, "--engine", "ray", "--replicas", str(workers)
     )
     if ray["videos"] != local["videos"] or ray["clips"] != local["clips"]:
         raise RuntimeError(f"the engines did different work: local {local}, ray {ray}")
@@ -66,14 +66,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=8)
     parser.add_argument("--frames", type=int, default=320)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--replicas", type=int, default=1)
     args = parser.parse_args(argv)
     from random_weights import write_random_weights
     from synthetic_videos import write_video
 
     with tempfile.TemporaryDirectory() as workdir:
         weights = str(write_random_weights(os.path.join(workdir, "w.weights.h5"), seed=0))
-        results = engines(workdir, weights, write_video, args.videos, args.frames, args.workers)
+        results = engines(workdir, weights, write_video, args.videos, args.frames, args.replicas)
     print(json.dumps(results, indent=1))
 
 

@@ -109,20 +109,85 @@ def assert_equal_outputs(got, reference, names=(*ARRAY_NAMES, PROVENANCE)):
 
 
 class KillWhenOutputAppears(threading.Thread):
-    """Calls ``kill()`` once the first output is in ``folder`` (its count at that moment kept)."""
+    """Calls ``kill()`` once the first output is in ``folder`` (its count at that moment kept).
 
-    def __init__(self, folder, kill, timeout=240):
+    ``outputs(folder)``: what counts as outputs there (default the npz files).
+    """
+
+    def __init__(self, folder, kill, timeout=240, outputs=None):
         super().__init__(daemon=True)
         self.folder, self.kill, self.timeout = folder, kill, timeout
+        self.outputs = outputs or npz_outputs
         self.outputs_then = None
         self.killed = None
 
     def run(self):
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            found = npz_outputs(self.folder) if os.path.isdir(self.folder) else {}
+            found = self.outputs(self.folder) if os.path.isdir(self.folder) else {}
             if found:
                 self.outputs_then = len(found)
                 self.killed = self.kill()
                 return
             time.sleep(0.05)
+
+
+# --- small videos for the layouts, and whole output trees compared ---------------------
+SMALL = {"a/one.avi": 40, "b/short.avi": 10, "c/three.mp4": 33}  # frames, at 25 fps
+
+
+def make_small_videos(root):
+    """Three short videos (one under 16 frames) and a text file posing as a video."""
+    for seed, (key, frames) in enumerate(SMALL.items()):
+        make_video(root / key, frames, seed=seed)
+    (root / "bad").mkdir(parents=True)
+    (root / "bad/text.mp4").write_text("I am a text file\n" * 50)
+    return root
+
+
+def output_files(out):
+    """{relative path: content} of every file a run leaves in ``out`` and ``out.c3d``:
+    bytes, with ``out``'s own path replaced (lists hold absolute paths), and the datasets
+    and attributes of HDF5 files read by key (their shards' names are random). Claims,
+    locks and Ray's part files are not outputs."""
+    import h5py
+
+    out = pathlib.Path(out)
+    found = {}
+    for top in (out, pathlib.Path(str(out) + ".c3d")):
+        if not top.exists():
+            continue
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for path in files:
+            rel = path.relative_to(out.parent).as_posix().replace(out.name, "OUT", 1)
+            if any(part in ("claims", "ray-parts", "shards") for part in path.parts):
+                continue
+            if path.name.startswith((".tmp-", "lock", ".lock")):
+                continue
+            if path.suffix in (".h5", ".hdf5"):
+                with h5py.File(path, "r") as f:
+                    found[rel] = _h5_contents(f)
+            else:
+                found[rel] = path.read_bytes().replace(str(out).encode(), b"OUT")
+    return found
+
+
+def _h5_contents(group, prefix=""):
+    found = {f"{prefix}@{k}": str(v) for k, v in sorted(group.attrs.items())}
+    for name in sorted(group):
+        item = group[name]  # follows external links, as readers' f[key] does
+        if hasattr(item, "keys"):
+            found.update(_h5_contents(item, f"{prefix}{name}/"))
+        else:
+            found[prefix + name] = (item.dtype.str, item.shape, item[()].tobytes())
+            found.update({f"{prefix}{name}@{k}": str(v) for k, v in sorted(item.attrs.items())})
+    return found
+
+
+def files_of(folder):
+    """Outputs for ``KillWhenOutputAppears``: any finished file but claims and parts."""
+    return {
+        str(p): None
+        for p in pathlib.Path(folder).rglob("*")
+        if p.is_file() and ".c3d" not in p.parts and not p.name.startswith(".tmp-")
+    }

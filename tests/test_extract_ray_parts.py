@@ -1,18 +1,16 @@
 """The Ray engine's assembly, without Ray: a video's part files (some repeated, as a redone
-batch writes them) streamed into the npz the local engine writes for the same clips."""
+batch writes them, in any grouping) give the file the local engine writes for the same
+rows, each row once; a lost row is a failure, never a short file."""
 
 import os
 
 import numpy as np
 
 from c3d.extraction import provenance
-from c3d.extraction.ray_engine import assemble, part_folder, part_name
-from c3d.extraction.writers import (
-    PROVENANCE,
-    feature_arrays,
-    write_npz,
-    write_npz_streamed,
-)
+from c3d.extraction.engines.ray import assemble, part_folder, part_name
+from c3d.extraction.writers import PROVENANCE, NpzWriter
+from c3d.pipeline.messages import VideoDone
+from c3d.video.inputs import VideoInput
 
 
 def npz(path):
@@ -20,13 +18,9 @@ def npz(path):
         return {name: data[name] for name in data.files}
 
 
-def clips_of(n, d=6, seed=0):
-    return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
-
-
 def reference_arrays(clips, starts, fps, n_frames, padded):
-    """The published rule: ``video`` is the L2-normalised mean of the clips' features."""
-    mean = clips.astype(np.float64).mean(axis=0)
+    """The published rule: ``video`` is the L2-normalised mean of every row's features."""
+    mean = clips.reshape(-1, clips.shape[-1]).astype(np.float64).mean(axis=0)
     return {
         "clips": clips,
         "video": (mean / np.linalg.norm(mean)).astype(np.float32),
@@ -37,47 +31,53 @@ def reference_arrays(clips, starts, fps, n_frames, padded):
     }
 
 
-def test_streamed_npz_equals_the_whole_video_npz(tmp_path):
-    clips, starts = clips_of(37, d=4096), np.arange(37) * 16
-    settings = {"layer": "fc6", "stride": 16}
-    rows = zip(starts, clips, strict=True)
-    write_npz_streamed(tmp_path / "s.npz", rows, 37, (4096,), 25.0, 600, False, settings)
-    expected = reference_arrays(clips, starts, 25.0, 600, False)
-    local = feature_arrays(clips, starts, 25.0, 600, False)  # what the local engine writes
-    write_npz(tmp_path / "w.npz", local, settings)
-    got, whole = npz(tmp_path / "s.npz"), npz(tmp_path / "w.npz")
-    assert sorted(got) == sorted(whole) == sorted([*expected, PROVENANCE])
-    for name in expected:  # bit for bit
-        assert got[name].dtype == whole[name].dtype and np.array_equal(got[name], whole[name])
-        assert got[name].shape == np.shape(expected[name]), name
-    np.testing.assert_allclose(got["video"], expected["video"], rtol=1e-6)
-    assert provenance.from_json(str(got[PROVENANCE]), "s") == settings
-
-
-def write_part(folder, starts, clips):
+def write_part(folder, starts, views, outputs):
     os.makedirs(folder, exist_ok=True)
-    np.savez(os.path.join(folder, part_name(starts)), starts=np.asarray(starts), clips=clips)
+    path = os.path.join(folder, part_name(starts, views))
+    np.savez(path, starts=np.asarray(starts), views=np.asarray(views), outputs=outputs)
 
 
 def test_parts_redone_in_other_batches_are_assembled_once(tmp_path):
-    root = tmp_path / "ray-parts"
+    root = tmp_path / "ray-parts" / "run"
     folder = part_folder(str(root), "a/b/clip.mp4")
-    clips = clips_of(7)
+    views = 2  # two views a clip: rows are (start, view)
+    clips = np.random.default_rng(0).standard_normal((7, views, 6)).astype(np.float32)
     starts = np.arange(7) * 8
+    places = [(c, v) for c in range(7) for v in range(views)]
     # batches as a first attempt wrote them, then a retry batched differently
-    for rows in ([0, 1], [2, 3, 5], [4, 6], [1, 2], [3], [0, 1, 2, 3, 4, 5, 6], [0, 6]):
-        write_part(folder, starts[rows], clips[rows])
-    open(os.path.join(folder, ".tmp-0-000000000000-x.npz"), "wb").close()  # a killed writer's
-    write_part(part_folder(str(root), "a/other.mp4"), starts[:1], clips[:1])
-    out = tmp_path / "out.npz"
-    assert assemble(folder, str(out), 7, 30.0, 60, False, None) is None
-    got = npz(out)
+    for rows in ([0, 1], [2, 3, 5], [4, 6, 7], [8, 9, 10, 11, 12, 13], [1, 2], [0, 13]):
+        picked = [places[r] for r in rows]
+        write_part(
+            folder,
+            [starts[c] for c, _ in picked],
+            [v for _, v in picked],
+            np.stack([clips[c, v] for c, v in picked]),
+        )
+    open(os.path.join(folder, ".tmp-0-x.npz"), "wb").close()  # a killed writer's
+    write_part(part_folder(str(root), "a/other.mp4"), [0], [0], clips[0, :1])
+    writer = NpzWriter(tmp_path / "out")
+    video = VideoInput(str(tmp_path / "clip.mp4"), "a/b/clip.mp4")
+    done = VideoDone(0, 7, 30.0, 60, False)
+    settings = {"layer": "fc6", "stride": 8}
+    outcome = assemble(folder, video, done, views, writer, settings)
+    assert outcome.ok, outcome
+    got = npz(writer.path_for(video.key))
     expected = reference_arrays(clips, starts, 30.0, 60, False)
-    assert sorted(got) == sorted(expected)
+    assert sorted(got) == sorted([*expected, PROVENANCE])
     for name in expected:
         assert np.array_equal(got[name], expected[name]) or name == "video", name
     np.testing.assert_allclose(got["video"], expected["video"], rtol=1e-6)
+    assert provenance.from_json(str(got[PROVENANCE]), "x") == settings
     assert not os.path.exists(folder) and not os.path.exists(root / "a" / "b")
-    assert os.listdir(root / "a") == ["other.mp4.parts"]  # another video's parts stay
-    # a retried assembly of a video already written does nothing
-    assert assemble(folder, str(out), 7, 30.0, 60, False, None) is None
+    assert os.path.exists(part_folder(str(root), "a/other.mp4"))  # another video's parts stay
+
+
+def test_a_lost_row_is_a_failure_not_a_short_file(tmp_path):
+    folder = part_folder(str(tmp_path / "ray-parts" / "run"), "clip.mp4")
+    write_part(folder, [0, 8], [0, 0], np.ones((2, 4), np.float32))
+    writer = NpzWriter(tmp_path / "out")
+    video = VideoInput(str(tmp_path / "clip.mp4"), "clip.mp4")
+    outcome = assemble(folder, video, VideoDone(0, 3, 25.0, 32, False), 1, writer, None)
+    assert not outcome.ok and not outcome.fatal
+    assert outcome.reason == f"{video.path}: the Ray cluster lost some of its clips' features"
+    assert not os.path.exists(writer.path_for("clip.mp4")) and os.path.isdir(folder)

@@ -1,7 +1,7 @@
 """One long video cut into parts for several decoders: the same outputs as one decoder.
 
 The reference is always a run with one decoder (one piece, no seek). Seeks that land on
-the wrong frame or fail are simulated by wrapping ``c3d.video.stream.seek``: the videos
+the wrong frame or fail are simulated by wrapping ``c3d.pipeline.decoding.seek``: the videos
 OpenCV writes here seek exactly, and the proof must hold where they do not.
 """
 
@@ -11,7 +11,7 @@ import pytest
 from test_pipeline import signature
 from video_helpers import decode_all, make_video, truncate_copy
 
-import c3d.video.stream as stream
+import c3d.pipeline.decoding as decoding
 from c3d.video import segments
 from c3d.video.clip_format import preprocess_input
 from c3d.video.stream import run_videos
@@ -138,13 +138,13 @@ def test_strides_shorter_and_longer_than_a_clip(small_parts, verdicts, long_vide
 
 def landing(monkeypatch, where):
     """Make every seek land at ``where(frame)`` (None: the seek fails)."""
-    seek = stream.seek
+    seek = decoding.seek
 
     def wrong(capture, frame):
         target = where(frame)
         return False if target is None else seek(capture, target)
 
-    monkeypatch.setattr(stream, "seek", wrong)
+    monkeypatch.setattr(decoding, "seek", wrong)
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ def bn_run(actions, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("bn") / "run"
     options = TrainOptions(
         model="c3d_bn",
-        input_shape=SHAPE,
+        clip_shape=SHAPE,
         epochs=4,
         batch_size=8,
         lr=0.002,
@@ -172,7 +172,7 @@ def test_fine_tune_frozen_c3d_learns_a_new_head(bn_run, actions, tmp_path):
         model="c3d",
         weights=str(start_path),
         freeze_until="pool5",
-        input_shape=SHAPE,
+        clip_shape=SHAPE,
         epochs=2,
         batch_size=8,
         lr=0.001,

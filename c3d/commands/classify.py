@@ -62,8 +62,7 @@ def as_text(path, result):
 def run(args):
     import contextlib
 
-    from c3d.commands.extract import check_positive
-    from c3d.commands.options import check_decoding, resolve_model
+    from c3d.commands.options import check_decoding, check_positive, resolve_model
     from c3d.model.loader import load_model
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
@@ -75,7 +74,7 @@ def run(args):
     videos, problems = expand_inputs(args.inputs, unique_keys=False)
     model, model_name = None, args.model or "c3d"
     if videos:
-        model_name, weights = resolve_model(args)
+        model_name, weights = resolve_model(args.model, args.weights)
         model = load_model(weights, kind=model_name, precision=args.precision, need_classifier=True)
     clip_format = ClipFormat.for_model(model_name, mean=args.mean)
 

@@ -31,7 +31,13 @@ def add_arguments(parser):
         "--batch-size", type=int, default=16, metavar="N", help="clips per batch (default 16)"
     )
     parser.add_argument(
-        "--workers", type=int, metavar="N", help="parallel video decoders (default up to 4)"
+        "--decoders",
+        "--workers",
+        dest="workers",
+        type=int,
+        metavar="N",
+        help="video decoding threads (default: 1 on a CPU, 2-8 on a GPU; --workers: its "
+        "former name)",
     )
     parser.add_argument(
         "-o",

@@ -1,4 +1,13 @@
-"""Options shared by the commands that run C3D over videos (``extract``, ``classify``)."""
+"""Options shared by the commands that run C3D over videos (``extract``, ``classify``,
+``evaluate``, ``train``): their arguments, defaults and checks, in one place."""
+
+
+def check_positive(name, value):
+    """Refuse a number option below 1, in one line."""
+    from c3d.errors import C3DError
+
+    if value is not None and value < 1:
+        raise C3DError(f"{name} must be at least 1, got {value}")
 
 
 def add_model_arguments(parser):
@@ -6,6 +15,7 @@ def add_model_arguments(parser):
     from c3d.model.architectures import MODEL_NAMES
     from c3d.model.loader import DEFAULT_WEIGHTS, PRECISIONS
     from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, DEFAULT_PRESETS
+    from c3d.video.clips import DEFAULT_STRIDE
 
     parser.add_argument(
         "--model",
@@ -22,7 +32,12 @@ def add_model_arguments(parser):
         f"{DEFAULT_PRESETS['res3d18']} with --model res3d18: the converted weights in "
         f"${CACHE_ENV}, else {DEFAULT_CACHE}; `c3d fetch-weights` puts Sports-1M's there)",
     )
-    parser.add_argument("--stride", type=int, default=8, help="frames between clip starts (8)")
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=DEFAULT_STRIDE,
+        help=f"frames between clip starts ({DEFAULT_STRIDE})",
+    )
     parser.add_argument(
         "--batch-size", type=int, default=None, help="clips per model call (8 on CPU, 32 on GPU)"
     )
@@ -38,16 +53,15 @@ def add_model_arguments(parser):
     )
 
 
-def resolve_model(args):
+def resolve_model(model, weights):
     """(--model, weights file) of a run: ``--weights`` (default: the model's preset) and
     the model its file holds; a ``--model`` the file does not hold is refused in one line."""
     from c3d.model.loader import DEFAULT_WEIGHTS, check_kind, resolve_weights
     from c3d.model.presets import DEFAULT_PRESETS
     from c3d.model.weights import file_architecture
 
-    weights = args.weights or DEFAULT_PRESETS.get(args.model, DEFAULT_WEIGHTS)
-    path = resolve_weights(weights)
-    return check_kind(path, args.model, file_architecture(path)), path
+    path = resolve_weights(weights or DEFAULT_PRESETS.get(model, DEFAULT_WEIGHTS))
+    return check_kind(path, model, file_architecture(path)), path
 
 
 def add_decoding_arguments(parser):

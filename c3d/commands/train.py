@@ -21,7 +21,7 @@ _OPTION_FIELDS = (
     "lr_gamma",
     "momentum",
     "weight_decay",
-    "input_shape",
+    "clip_shape",
     "mixed_precision",
     "flip",
     "seed",
@@ -64,7 +64,10 @@ def add_arguments(parser):
         help="train only the layers after LAYER (e.g. pool5: fc6-fc8; fc7: fc8 only)",
     )
     model.add_argument(
-        "--input-shape", metavar="T,H,W", help=f"clip frames,height,width (default {DEFAULT_SHAPE})"
+        "--input-shape",
+        dest="clip_shape",
+        metavar="T,H,W",
+        help=f"clip frames,height,width (default {DEFAULT_SHAPE})",
     )
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 20)")
@@ -98,7 +101,13 @@ def add_arguments(parser):
         help="float16 compute on a GPU (ignored on the CPU)",
     )
     parser.add_argument(
-        "--workers", type=int, metavar="N", help="parallel video decoders (default auto)"
+        "--decoders",
+        "--workers",
+        dest="workers",
+        type=int,
+        metavar="N",
+        help="video decoding threads (default: 1 on a CPU, 2-8 on a GPU; --workers: its "
+        "former name)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the final evaluation as one JSON object"
@@ -111,8 +120,8 @@ def run(args):
 
     given = {name for name in _OPTION_FIELDS if getattr(args, name) is not None}
     values = {name: getattr(args, name) for name in given}
-    if "input_shape" in values:
-        values["input_shape"] = parse_input_shape(values["input_shape"], args.model or "c3d_bn")[:3]
+    if "clip_shape" in values:
+        values["clip_shape"] = parse_input_shape(values["clip_shape"], args.model or "c3d_bn")[:3]
     if args.resume:
         data_options = None
         if args.data or args.train_list or args.val_list or args.val_dir:

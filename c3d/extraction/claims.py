@@ -35,12 +35,17 @@ def _start_time(pid):
 
 
 class Claims:
-    """The claims in ``folder``: one file per output key (``<key>.claim``)."""
+    """The claims in ``folder``: one file per output key (``<key>.claim``).
 
-    def __init__(self, folder):
+    ``owner``: the process the claims name (default this one). A Ray decoding task claims
+    on its driver's behalf, so the claim lives and dies with the run, not the task.
+    """
+
+    def __init__(self, folder, owner=None):
         self.folder = folder
         self.host = socket.gethostname()
-        self.me = {"host": self.host, "pid": os.getpid(), "start": _start_time(os.getpid())}
+        me = {"host": self.host, "pid": os.getpid(), "start": _start_time(os.getpid())}
+        self.me = dict(owner) if owner is not None else me
         self.held = set()
 
     def _path(self, key):
@@ -90,6 +95,9 @@ class Claims:
         holder = self._read(path)
         if holder is None:  # released meanwhile: try once more
             return self.acquire(key)
+        if holder == self.me:  # ours already (a Ray task done again)
+            self.held.add(key)
+            return True
         if not self._stale(holder):
             return False
         with self._lock():

@@ -9,18 +9,21 @@ stream in → 16-frame clips every ``stride`` frames → mean cube subtracted, c
 import contextlib
 
 from c3d.errors import C3DError
-from c3d.extraction import provenance
-from c3d.extraction.claims import Claims
-from c3d.extraction.writers import OutputRefused, fatal_write_error, feature_arrays
+from c3d.extraction.engines.delivery import ExtractionJob, result_arrays
+from c3d.extraction.engines.local import LocalEngine
+from c3d.extraction.engines.model import FeatureModel
 from c3d.model.architectures import of_model
 from c3d.model.builder import feature_model
 from c3d.model.inference import predict_fn
 from c3d.model.loader import DEFAULT_WEIGHTS, cached_model
-from c3d.runtime import default_batch_size
+from c3d.pipeline.settings import StreamSettings
+from c3d.pipeline.threads import run_videos
+from c3d.runtime import default_batch_size, default_decoders
 from c3d.video.clip_format import ClipFormat
 from c3d.video.clips import DEFAULT_STRIDE
 from c3d.video.decode import VideoError
-from c3d.video.stream import path_of, run_videos
+
+__all__ = ["clip_format_for", "extract_features", "extract_videos", "result_arrays", "run_one"]
 
 
 def clip_format_for(model, mean=None, crops=1):
@@ -41,32 +44,20 @@ def run_one(path, predict, *, clip_format, stride, batch_size):
     Its last batch runs at its own size: nothing is wasted on padding clips. Decoders
     are the default's (1 on CPU; on a GPU several, which cut a long video into parts).
     """
-    results = run_videos(
-        [path],
-        predict,
-        stride=stride,
+    settings = StreamSettings(
         clip_format=clip_format,
+        stride=stride,
         batch_size=batch_size or default_batch_size(),
         pad_last=False,
+        decoders=default_decoders(),
     )
+    results = run_videos([path], predict, settings)
     with contextlib.closing(results):
         for result in results:
             if not result.ok:
                 raise VideoError(result.reason)
             return result
     raise VideoError(f"{path}: no result")  # unreachable: run_videos yields one per video
-
-
-def result_arrays(result):
-    """The output arrays (as in the npz) of a stream VideoResult."""
-    return feature_arrays(
-        result.outputs,
-        result.starts,
-        result.fps,
-        result.n_frames,
-        result.padded,
-        source_fps=result.source_fps,
-    )
 
 
 def extract_features(
@@ -122,49 +113,6 @@ def extract_features(
     return result_arrays(result)
 
 
-def _clips_counter(report, views):
-    """``on_batch`` for ``report``: the stream counts rows, a clip takes ``views`` of them."""
-    if views == 1:
-        return report.clips_done
-    return lambda rows: report.clips_done(rows / views)
-
-
-def plan_outputs(videos, writer, settings, overwrite=False):
-    """Which ``videos`` to compute: (todo, done before, done before without settings, problems).
-
-    A video whose output records other settings stops the run (one line naming the first
-    that differs) unless ``overwrite``; one whose key cannot be written (an HDF5 key clash)
-    is a problem, reported like a failed video.
-    """
-    expect = getattr(writer, "expect", None)
-    if expect is not None:
-        expect([video.key for video in videos])
-    clashes = writer.clashes(video.key for video in videos)
-    problems = [
-        f"{video.path}: its output {video.key!r} cannot sit beside {clashes[video.key]} in "
-        f"{writer.describe()}"
-        for video in videos
-        if video.key in clashes
-    ]
-    videos = [video for video in videos if video.key not in clashes]
-    recorded = {} if overwrite else writer.recorded(video.key for video in videos)
-    todo, done, unrecorded = [], 0, 0
-    for video in videos:
-        if video.key not in recorded:
-            todo.append(video)
-            continue
-        done += 1
-        if not recorded[video.key]:
-            unrecorded += 1
-            continue
-        message = provenance.mismatch_message(
-            f"{writer.describe()}: {video.key}", recorded[video.key], settings
-        )
-        if message is not None:
-            raise C3DError(message)
-    return todo, done, unrecorded, problems
-
-
 def extract_videos(
     videos,
     model,
@@ -181,57 +129,22 @@ def extract_videos(
     gpu_decode=False,
     fps=None,
 ):
-    """Extract ``videos`` (``c3d.video.inputs.VideoInput``) into ``writer``, telling ``report``.
+    """Extract ``videos`` (``c3d.video.inputs.VideoInput``) into ``writer`` with a loaded
+    ``model``, telling ``report``: the local engine (``c3d.extraction.engines.local``).
 
-    Each video is claimed before it is decoded (``c3d.extraction.claims``), so processes
-    sharing the output split the work; a video done or claimed by another process is
-    skipped. A video that fails — unreadable, its output cannot be written, or the writer
-    refuses its features (``OutputRefused``) — is reported and the run goes on; a full or
-    read-only disk stops it (one line, ``C3DError``). ``clip_format`` sets the views of
-    each clip (``crops``); ``fps`` resamples the videos (``c3d.video.resample``).
+    Each video is claimed just before it is decoded (``c3d.extraction.claims``), so
+    processes sharing the output split the work; a video done or claimed by another
+    process is skipped. A video that fails — unreadable, its output cannot be written, or
+    the writer refuses its features (``OutputRefused``) — is reported and the run goes on;
+    a full or read-only disk stops it (one line, ``C3DError``).
     """
-    claims = Claims(writer.claims_folder)
-
-    def claim(video):
-        if not overwrite and writer.exists(video.key):
-            return False
-        return claims.acquire(video.key)
-
-    predict = predict_fn(feature_model(model, layer))
-    results = run_videos(
-        videos,
-        predict,
-        stride=stride,
+    job = ExtractionJob(
+        model=FeatureModel(model, layer),
         clip_format=clip_format,
+        stride=stride,
         batch_size=batch_size,
-        decoders=decoders,
-        gpu_decode=gpu_decode,
-        on_batch=_clips_counter(report, clip_format.crops),
-        claim=claim,
         fps=fps,
+        settings=settings,
+        overwrite=overwrite,
     )
-    try:
-        with contextlib.closing(results):
-            for result in results:
-                if result.skipped:
-                    report.done_elsewhere()
-                    continue
-                if not result.ok:
-                    report.failure(result.reason)
-                    continue
-                try:
-                    writer.write(result.video.key, result_arrays(result), settings)
-                except OutputRefused as exc:
-                    report.failure(f"{path_of(result.video)}: {exc}")
-                    continue
-                except OSError as exc:
-                    fatal = fatal_write_error(writer.describe(), exc)
-                    if fatal is not None:
-                        raise fatal from None
-                    reason = exc.strerror or str(exc)
-                    report.failure(f"{path_of(result.video)}: cannot write its features ({reason})")
-                    continue
-                claims.release(result.video.key)
-                report.video_done()
-    finally:
-        claims.release_all()
+    LocalEngine(job, decoders=decoders, gpu_decode=gpu_decode).run(videos, writer, report)

@@ -64,7 +64,8 @@ def _walk(group, prefix="", recursive=True):
     """Yield (path, kind, value) for every link under ``group``, external links not followed.
 
     kind: "external" (value: its file name), "soft", "group", "video" (a group holding a
-    ``clips`` dataset: an embedded video of c3d < 1.1, not descended into) or "dataset".
+    ``clips`` dataset: an embedded video of the layout before the index, not descended
+    into) or "dataset".
     h5py's ``visititems_links`` resolves each name through ``Group.get``: 0.24 ms a link,
     4.8 s for an index of 20,000 videos; this low-level walk does the same in 0.3 s.
     """
@@ -89,7 +90,7 @@ def _walk(group, prefix="", recursive=True):
 
 
 def _legacy_video(obj):
-    """A video group embedded in the file (c3d < 1.1): a group holding a ``clips`` dataset."""
+    """A video group embedded in the file (before the index layout): a group holding ``clips``."""
     return isinstance(obj, h5py.Group) and isinstance(obj.get("clips"), h5py.Dataset)
 
 
@@ -108,9 +109,10 @@ class H5Writer:
         folder = os.path.dirname(os.path.abspath(self.target))
         self._shard_prefix = os.path.relpath(self.shards, folder) + os.sep
         self._links = {}  # key -> shard file (relative to the index's folder)
-        self._legacy = set()  # keys of video groups embedded in the index (c3d < 1.1)
+        self._legacy = set()  # keys of video groups embedded in the index (the layout before it)
         self._staged_bytes = 0
         self._last_pack = time.monotonic()
+        self._packer = os.getpid()  # the process that packs during a run (see ``write``)
 
     # -- set-up and reading ----------------------------------------------------------
     def describe(self):
@@ -165,8 +167,6 @@ class H5Writer:
 
     def _staged_path(self, key):
         return key_path(self.staging, key, ".npz")
-
-    staged_path = _staged_path  # a staged npz is packed by the next pack()
 
     def exists(self, key):
         """Whether ``key`` is done, also by another process since this one looked."""
@@ -235,9 +235,15 @@ class H5Writer:
 
     # -- writing ---------------------------------------------------------------------
     def write(self, key, arrays, settings=None):
-        """Stage one video (atomically); pack when enough is staged or time has passed."""
+        """Stage one video (atomically); pack when enough is staged or time has passed.
+
+        Only in the process that made this writer: a copy in another process (a Ray
+        assembly task) only stages, and the first one packs at ``close()``.
+        """
         path = self._staged_path(key)
         write_npz(path, arrays, settings)
+        if os.getpid() != self._packer:
+            return self.path
         self._staged_bytes += os.path.getsize(path)
         if self._staged_bytes >= PACK_BYTES or time.monotonic() - self._last_pack >= PACK_SECONDS:
             self.pack()

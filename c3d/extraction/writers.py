@@ -10,16 +10,17 @@ A writer: ``prepare()`` (checks the output can be written, before any model runs
 ``recorded(keys)`` ({key: the settings its output records} for the keys that have one; {}
 for files written before c3d recorded them), ``clashes(keys)`` (keys that cannot be
 written), ``exists(key)`` (also done by another process meanwhile), ``write(key, arrays,
-settings)``, ``close()``, ``describe()``, ``claims_folder`` (``c3d.extraction.claims``), and
-``staged_path(key)``: where another process may write a key's npz (``write_npz_streamed``)
-for ``close()`` to take in (the Ray engine's workers: ``c3d.extraction.ray_engine``).
-Optionally ``expect(keys)``: the run's video keys in the order given (before any work). A
-writer that cannot take a video's features (Sultani's segments of a video under 16 frames)
-raises ``OutputRefused``: that video fails, with the reason, and the run goes on.
+settings)``, ``close()``, ``describe()`` and ``claims_folder`` (``c3d.extraction.claims``).
+A writer is picklable and ``write`` may be called in other processes than the one that
+prepares and closes it (a Ray assembly task, ``c3d.extraction.engines.ray``): what it
+writes there is complete or absent, and ``close()`` in the first process finishes the
+output (an HDF5 file is packed there). Optionally ``expect(keys)``: the run's video keys
+in the order given (before any work). A writer that cannot take a video's features
+(Sultani's segments of a video under 16 frames) raises ``OutputRefused``: that video
+fails, with the reason, and the run goes on.
 """
 
 import os
-import zipfile
 
 import numpy as np
 
@@ -84,40 +85,6 @@ def write_npz(path, arrays, settings=None):
         np.savez(f, **arrays)
 
 
-def write_npz_streamed(path, rows, count, shape, fps, n_frames, padded, settings=None):
-    """Write the npz ``feature_arrays`` would give, from ``count`` clip rows, one at a time.
-
-    ``rows`` yields ``(start, features)`` of the clips in order, each row of ``shape``
-    (float32): they go to the file as they come (the whole video is never held: a 10-hour
-    video's fc6 is 1 GB), their float64 sum kept for ``video``. Numpy's mean over axis 0
-    adds the rows one after another, as here, so the arrays equal those of
-    ``write_npz(feature_arrays(...))`` bit for bit. ``np.savez``'s layout (stored, zip64
-    entries); atomic.
-    """
-    header = {"descr": np.dtype(np.float32).str, "fortran_order": False, "shape": (count, *shape)}
-    total = np.zeros(int(np.prod(shape, dtype=np.int64)), np.float64)
-    with atomic_output(path) as tmp_path:
-        with zipfile.ZipFile(tmp_path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-            with archive.open("clips.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array_header_1_0(f, header)
-                starts = []
-                for start, row in rows:
-                    row = np.ascontiguousarray(row, dtype=np.float32).reshape(-1)
-                    total += row
-                    f.write(row.tobytes())
-                    starts.append(start)
-                if len(starts) != count:
-                    raise ValueError(f"{path}: {len(starts)} clip rows for {count} clips")
-            # the mean over every view of every clip (one view a clip: the rows' mean)
-            mean = (total / count).reshape(-1, shape[-1]).mean(axis=0)
-            arrays = _summary_arrays(mean, starts, fps, n_frames, padded)
-            if settings is not None:
-                arrays[PROVENANCE] = np.array(provenance.to_json(settings))
-            for name, array in arrays.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
-
-
 def read_npz(path):
     """The arrays of an npz file, without its ``provenance``."""
     with np.load(path, allow_pickle=False) as data:
@@ -160,8 +127,6 @@ class NpzWriter:
 
     def path_for(self, key):
         return key_path(self.outdir, key, ".npz")
-
-    staged_path = path_for  # an npz written there is the output itself
 
     def exists(self, key):
         return os.path.isfile(self.path_for(key))

@@ -38,6 +38,9 @@ CONFIG_FORMAT = "c3d-train-run/1"
 BEST_WEIGHTS = "best.weights.h5"
 
 
+OPTION_NAMES = {"clip_shape": "--input-shape"}  # option fields not named as their option
+
+
 @dataclasses.dataclass
 class TrainOptions:
     """Every option that shapes a run; saved in config.json and fixed for its lifetime."""
@@ -53,7 +56,9 @@ class TrainOptions:
     lr_gamma: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    input_shape: tuple | None = None  # None: the model's own clip (C3D 16x112x112, Res3D-18 8x…)
+    # (T, H, W): --input-shape; the model's is (T, H, W, 3). None: the model's own clip
+    # (C3D 16x112x112, Res3D-18 8x112x112).
+    clip_shape: tuple | None = None
     mixed_precision: bool = False
     flip: bool = True
     seed: int = 0
@@ -77,9 +82,9 @@ class TrainOptions:
             weights = None
         from c3d.model.architectures import architecture
 
-        given = architecture(self.model).plan.CLIP_SHAPE if self.input_shape is None else None
-        shape = tuple(int(d) for d in (given or self.input_shape))[:3]
-        return dataclasses.replace(self, lr=lr, weights=weights, input_shape=shape)
+        given = architecture(self.model).plan.CLIP_SHAPE if self.clip_shape is None else None
+        shape = tuple(int(d) for d in (given or self.clip_shape))[:3]
+        return dataclasses.replace(self, lr=lr, weights=weights, clip_shape=shape)
 
 
 # --- model --------------------------------------------------------------------------
@@ -214,9 +219,9 @@ def _new_run(run_dir, options, data_options):
     config = {
         "format": CONFIG_FORMAT,
         "model": options.model,
-        "input_shape": list(options.input_shape),
+        "input_shape": list(options.clip_shape),  # (T, H, W), as runs have always saved it
         "resize_hw": list(
-            ClipFormat.for_model(options.model, input_shape=options.input_shape).resize_hw
+            ClipFormat.for_model(options.model, input_shape=options.clip_shape).resize_hw
         ),
         "mean": "Sports-1M mean cube, resized to resize_hw and sampled at T frames",
         "class_names": list(train_set.class_names),
@@ -247,15 +252,17 @@ def _resumed_run(run_dir, options, given):
     if config is None:
         raise C3DError(f"{run_dir}: no run to resume ({CONFIG_FILE} missing)")
     saved = config["options"]
+    saved = _saved_options(saved)
     for name in sorted(given - {"epochs"}):
         value = _options_json(options)[name]
         if value != saved.get(name):
+            option = OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
             raise C3DError(
-                f"--{name.replace('_', '-')} {value} differs from the run's {saved.get(name)} "
+                f"{option} {value} differs from the run's {saved.get(name)} "
                 f"({os.path.join(run_dir, CONFIG_FILE)}); a resumed run keeps its options"
             )
     merged = dataclasses.replace(
-        TrainOptions(**{**saved, "input_shape": tuple(saved["input_shape"])}),
+        TrainOptions(**{**saved, "clip_shape": tuple(saved["clip_shape"])}),
         epochs=options.epochs if "epochs" in given else saved["epochs"],
     )
     if merged.schedule == "cosine" and merged.epochs > saved["epochs"]:
@@ -271,9 +278,18 @@ def _resumed_run(run_dir, options, given):
 
 def _options_json(options):
     data = dataclasses.asdict(options)
-    shape = data["input_shape"]
-    data["input_shape"] = None if shape is None else list(shape)
+    shape = data["clip_shape"]
+    data["clip_shape"] = None if shape is None else list(shape)
     return data
+
+
+def _saved_options(saved):
+    """A run's saved options, from any version (before 1.1 ``clip_shape`` was
+    ``input_shape``, the name the model's (T, H, W, 3) shape has everywhere else)."""
+    saved = dict(saved)
+    if "input_shape" in saved:
+        saved["clip_shape"] = saved.pop("input_shape")
+    return saved
 
 
 def _abspath(value):
@@ -322,7 +338,7 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
         len(class_names),
         len(train_set),
         len(val_set),
-        "x".join(map(str, options.input_shape)),
+        "x".join(map(str, options.clip_shape)),
     )
     if options.mixed_precision:
         use_mixed_precision()
@@ -332,7 +348,7 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
     model = build_model(
         options.model,
         len(class_names),
-        options.input_shape,
+        options.clip_shape,
         weights=None if checkpoint else options.weights,
     )
     if options.freeze_until:
@@ -351,7 +367,7 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
             raise C3DError(f"{path}: its optimizer state does not fit the run's model")
         log.info("resuming after epoch %d from %s", initial_epoch, path)
 
-    clip_format = ClipFormat.for_model(options.model, input_shape=options.input_shape)
+    clip_format = ClipFormat.for_model(options.model, input_shape=options.clip_shape)
     failures = DecodeFailures()
     reader = ClipReader(clip_format, failures, flip=options.flip)
     # A resumed run draws other clips than the epochs it continues from did.

@@ -99,7 +99,7 @@ class ClipFormat:
         self.step = int(step)
         if crops not in CROPS:
             raise ValueError(f"crops must be 1 (centre) or 10 (TenCrop). Received: {crops!r}")
-        self.crops = int(crops)
+        self.n_views = int(crops)
         if resize_hw is None:
             resize_hw = (
                 round(self.height * RESIZE_HW[0] / CROP_SIZE),
@@ -119,8 +119,11 @@ class ClipFormat:
         except ValueError as exc:
             raise self._mean_error(exc) from None
         self._centre_mean = self.mean_at(self.center_offsets())
-        # (offsets, flip, the mean under the crop) of each view, means fitted once
-        self._views = [(o, f, self.mean_at(o)) for o, f in self.view_offsets()]
+        # (offsets, flip) of each view, and the mean under its crop, mirrored with it
+        self._views = self.view_offsets()
+        self._view_means = np.stack(
+            [self.mean_at(o)[:, :, ::-1] if f else self.mean_at(o) for o, f in self._views]
+        )
 
     @classmethod
     def from_input_shape(cls, input_shape, mean=None, crops=1, step=1):
@@ -141,6 +144,11 @@ class ClipFormat:
         return cls.from_input_shape(shape, mean=mean, crops=crops, step=arch.frame_step)
 
     @property
+    def crops(self):
+        """The views of a clip (1 or 10): the name ``crops=`` and outputs use; ``n_views``."""
+        return self.n_views
+
+    @property
     def shape(self):
         return (self.frames, self.height, self.width)
 
@@ -158,7 +166,7 @@ class ClipFormat:
         return (*self.shape, 3)
 
     def __repr__(self):
-        views = "" if self.crops == 1 else f", crops={self.crops}"
+        views = "" if self.n_views == 1 else f", crops={self.n_views}"
         step = "" if self.step == 1 else f", step={self.step}"
         return f"ClipFormat{self.shape}{step}{views}"
 
@@ -186,7 +194,7 @@ class ClipFormat:
         then its five crops of the flipped (frame - mean) at the same positions; the crop
         at (r, c) of the flipped frame is the mirrored crop at (r, W - w - c).
         """
-        if self.crops == 1:
+        if self.n_views == 1:
             return [(self.center_offsets(), False)]
         cols = self.resize_hw[1] - self.width
         five = self.ten_crop_offsets()
@@ -235,7 +243,7 @@ class ClipFormat:
         """The (T, H, W, 3) crop of a resized clip at ``offsets`` (default centre), its dtype kept.
 
         A uint8 crop is a quarter of the float32 clip it becomes: what travels between
-        processes (``c3d.extraction.ray_engine``), the mean being subtracted where the model is.
+        processes, the mean being subtracted where the batch is made.
         """
         top, left = self.center_offsets() if offsets is None else offsets
         return resized_clip[:, top : top + self.height, left : left + self.width, :]
@@ -248,19 +256,41 @@ class ClipFormat:
             clip = clip[:, :, ::-1, :]
         return np.ascontiguousarray(clip)
 
+    def view_crops(self, resized_clip):
+        """The views of a resized (T, rh, rw, 3) clip, still uint8: (V, T, H, W, 3).
+
+        View v is the crop at ``view_offsets()[v]``, mirrored where that view is. What
+        travels from the decoders to the model (a quarter of float32 clips' bytes); the
+        mean is subtracted where the batch is made (``subtract_view_means``).
+        """
+        out = np.empty((len(self._views), *self.input_shape), resized_clip.dtype)
+        for view, ((top, left), flip) in zip(out, self._views, strict=True):
+            crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
+            view[...] = crop[:, :, ::-1, :] if flip else crop
+        return out
+
+    def subtract_view_means(self, crops, views, out=None):
+        """The first N rows of view ``crops`` minus the mean of each one's view -> float32.
+
+        ``views`` (N,) says which view each row is. A mirrored view's mean is mirrored
+        with it: (frame - mean) mirrored is the mirrored frame minus the mirrored mean,
+        the same float32 subtraction of the same values, element by element.
+        ``out`` (at least N rows, float32) receives the result; rows past N are left.
+        """
+        count = len(views)
+        if out is None:
+            out = np.empty((count, *self.input_shape), np.float32)
+        for row in range(count):
+            np.subtract(crops[row], self._view_means[views[row]], out=out[row], dtype=np.float32)
+        return out
+
     def views(self, resized_clip):
-        """The views of a resized (T, rh, rw, 3) clip: (V, T, H, W, 3) float32, V = ``crops``.
+        """The views of a resized (T, rh, rw, 3) clip: (V, T, H, W, 3) float32, V = ``n_views``.
 
         Each is ``normalize(resized_clip, offsets, flip)`` for ``view_offsets()``.
         """
-        out = np.empty((len(self._views), *self.input_shape), np.float32)
-        for view, (offsets, flip, mean) in zip(out, self._views, strict=True):
-            top, left = offsets
-            crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
-            np.subtract(crop, mean, out=view, dtype=np.float32)
-            if flip:
-                view[...] = view[:, :, ::-1, :]
-        return out
+        crops = self.view_crops(resized_clip)
+        return self.subtract_view_means(crops, range(len(crops)))
 
 
 def _fit_mean(cube, frames, resize_hw):

@@ -1,6 +1,6 @@
 """Outputs in the layouts published methods read: ``c3d extract --preset NAME``.
 
-Each preset fixes what the method's authors extracted (layer, stride, crops) and writes the
+Each layout fixes what the method's authors extracted (layer, stride, crops) and writes the
 files their code reads, through the writer interface of ``c3d.extraction.writers``, so
 extraction stays resumable, shared between processes and recorded like any other:
 
@@ -18,11 +18,16 @@ OUT's folders and would take a hidden one for a class.
 
 import dataclasses
 
+from c3d.errors import C3DError
+
 PCA_DIMS = 500  # ActivityNet's and THUMOS14's C3D features: fc7 reduced to 500 dimensions
 
 
 @dataclasses.dataclass(frozen=True)
-class Preset:
+class Layout:
+    """An output layout a published method reads (``--preset NAME``: not to be confused
+    with the weights presets of ``c3d.model.presets``), and the settings it fixes."""
+
     name: str
     layer: str
     stride: int
@@ -30,13 +35,37 @@ class Preset:
     needs_pca: bool = False
     summary: str = ""
 
+    def resolve(self, layer=None, stride=None, crops=None, output_format=None, pca=None):
+        """The layout's (layer, stride, crops), refusing given options that contradict it."""
+        option = f"--preset {self.name}"
+        for flag, given, wanted in (
+            ("--layer", layer, self.layer),
+            ("--stride", stride, self.stride),
+            ("--crops", crops, self.crops),
+        ):
+            if given is not None and given != wanted:
+                raise C3DError(
+                    f"{option} takes {flag} {wanted}, as its authors' pipeline did. "
+                    f"Received: {flag} {given}"
+                )
+        if output_format is not None:
+            raise C3DError(f"{option} writes its own layout. Received: --format {output_format}")
+        if self.needs_pca and pca is None:
+            raise C3DError(
+                f"{option} projects fc7 to 500 dimensions: give --pca FILE (ActivityNet's "
+                "PCA_activitynet_v1-3.hdf5, or one made by `c3d pca fit`)"
+            )
+        if not self.needs_pca and pca is not None:
+            raise C3DError(f"--pca is for --preset activitynet. Received: {option} --pca {pca}")
+        return self.layer, self.stride, self.crops
 
-PRESETS = {
-    preset.name: preset
-    for preset in (
-        Preset("sultani", "fc6", 16, 1, summary="UCF-Crime 32 segments (<stem>_C.txt)"),
-        Preset("rtfm", "fc6", 16, 10, summary="RTFM ten crops (<stem>_c3d.npy, rtfm.list)"),
-        Preset(
+
+LAYOUTS = {
+    layout.name: layout
+    for layout in (
+        Layout("sultani", "fc6", 16, 1, summary="UCF-Crime 32 segments (<stem>_C.txt)"),
+        Layout("rtfm", "fc6", 16, 10, summary="RTFM ten crops (<stem>_c3d.npy, rtfm.list)"),
+        Layout(
             "activitynet",
             "fc7",
             8,
@@ -48,21 +77,21 @@ PRESETS = {
 }
 
 
-def make_writer(preset, output, pca=None):
-    """The writer of ``preset``'s layout into ``output`` (``pca``: a read PCA, activitynet)."""
-    if preset == "sultani":
+def make_writer(layout, output, pca=None):
+    """The writer of ``layout`` (a name) into ``output`` (``pca``: a read PCA, activitynet)."""
+    if layout == "sultani":
         from c3d.extraction.layouts.sultani import SultaniWriter
 
         return SultaniWriter(output)
-    if preset == "rtfm":
+    if layout == "rtfm":
         from c3d.extraction.layouts.rtfm import RtfmWriter
 
         return RtfmWriter(output)
-    if preset == "activitynet":
+    if layout == "activitynet":
         from c3d.extraction.layouts.activitynet import ActivityNetWriter
 
         return ActivityNetWriter(output, pca)
-    raise ValueError(f"unknown preset. Received: {preset!r}")
+    raise ValueError(f"unknown layout. Received: {layout!r}")
 
 
 def video_facts(key, arrays):

@@ -1,0 +1,12 @@
+"""The one streaming core: videos → decoded frames → clips → batches → model → per-video
+results. Its stages are plain functions and small classes that know nothing of threads or
+clusters; two schedulers run them: ``threads`` (decoders and a batcher in this process) and
+``c3d.extraction.engines.ray`` (Ray Data tasks and an actor pool).
+
+- ``messages``: what flows between the stages (a clip's views, a video's end, results);
+- ``settings``: ``StreamSettings``, the one object a scheduler takes;
+- ``decoding``: a video (or a part of one) → clip messages, then exactly one end message;
+- ``batching``: clip views → fixed-size uint8 batches → model input (mean, padding);
+- ``assembly``: model rows of one video → its ``VideoResult``;
+- ``threads``: the local scheduler, ``run_videos``.
+"""

@@ -1,0 +1,72 @@
+"""Clip views → fixed-size batches of rows → the model's input and output rows.
+
+A row is one view of one clip, tagged ``(video index, start, part, view)``. Rows travel
+as uint8 crops; ``model_rows`` subtracts each row's view mean (float32, as Caffe did)
+into a batch of exactly ``batch_size`` rows — zero rows after the real ones, unless
+``pad_last`` is off — and runs the model on it.
+
+Why every batch has the same shape: batches span video boundaries, so where a clip lands
+in a batch depends on which videos came before it (e.g. on which were skipped on a
+resumed run, or which rows a Ray actor was handed). Backends pick their kernels by shape
+(oneDNN computes a batch of 1 differently from larger ones, cuDNN autotunes per shape),
+but a given kernel computes each sample of a batch the same way wherever it sits (checked
+on CPU by tests/test_extract_cli.py). So a clip's features do not depend on its batch,
+and both schedulers and a resumed run write bit-identical outputs for one
+``--batch-size``.
+"""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Batch:
+    crops: np.ndarray  # (batch_size, T, H, W, 3) uint8; rows past len(tags) are unused
+    tags: list  # (video index, start, part, view) of the first len(tags) rows
+
+
+class Batcher:
+    """Packs the views of consecutive clips into batches of ``batch_size`` rows."""
+
+    def __init__(self, batch_size, input_shape):
+        self.batch_size, self.input_shape = batch_size, tuple(input_shape)
+        self._batch = self._new()
+
+    def _new(self):
+        return Batch(np.empty((self.batch_size, *self.input_shape), np.uint8), [])
+
+    def add(self, clip):
+        """Take a ``messages.Clip``; return the batches it filled (usually none or one)."""
+        full = []
+        for view, crop in enumerate(clip.views):  # one row per view
+            batch = self._batch
+            batch.crops[len(batch.tags)] = crop
+            batch.tags.append((clip.index, clip.start, clip.part, view))
+            if len(batch.tags) == self.batch_size:
+                full.append(batch)
+                self._batch = self._new()
+        return full
+
+    def flush(self):
+        """The last, partly filled batch, or None."""
+        batch, self._batch = self._batch, self._new()
+        return batch if batch.tags else None
+
+
+def model_input(crops, views, clip_format, batch_size=None):
+    """float32 model input from ``len(views)`` rows of uint8 view ``crops``: each minus its
+    view's mean, then zero rows up to ``batch_size`` (None: no padding)."""
+    count = len(views)
+    rows = count if batch_size is None else max(batch_size, count)
+    batch = np.empty((rows, *clip_format.input_shape), np.float32)
+    clip_format.subtract_view_means(crops, views, out=batch)
+    batch[count:] = 0
+    return batch
+
+
+def model_rows(predict, crops, views, clip_format, batch_size=None):
+    """The model's (N, D) float32 outputs for N rows (see ``model_input``)."""
+    outputs = np.asarray(predict(model_input(crops, views, clip_format, batch_size)))
+    count = len(views)
+    return outputs[:count].reshape(count, -1).astype(np.float32, copy=False)
