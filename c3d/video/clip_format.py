@@ -112,7 +112,8 @@ class ClipFormat:
         self.mean_value = None
         if isinstance(mean, (int, float, np.number)) and not isinstance(mean, bool):
             self.mean_value = float(mean)  # one value for every pixel and channel
-            mean = np.full((3, self.frames, *self.resize_hw), self.mean_value, np.float32)
+            # at C3D's 128x171, the size _fit_mean scales a cube from
+            mean = np.full((3, self.frames, *RESIZE_HW), self.mean_value, np.float32)
         self.mean_cube = load_mean(mean)  # as given: (3, L, H, W), what outputs record
         try:
             self._mean, self._mean_offset = _fit_mean(self.mean_cube, self.frames, self.resize_hw)
