@@ -23,7 +23,9 @@ def add_arguments(parser):
     from c3d.commands.summary import DEFAULT_SHAPE
     from c3d.model.loader import MODEL_KINDS
 
-    parser.add_argument("--model", choices=MODEL_KINDS, help="default: run config, or c3d")
+    parser.add_argument(
+        "--model", choices=MODEL_KINDS, help="default: run config, or the weights file's"
+    )
     parser.add_argument(
         "--input-shape", metavar="T,H,W", help=f"default: run config, or {DEFAULT_SHAPE}"
     )
