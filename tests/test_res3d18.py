@@ -231,6 +231,29 @@ def test_jax_and_torch_backends_match_tensorflow(
         assert ref.relative_error(got["prob"], np.asarray(keras_outputs["prob"])) <= TOLERANCE
 
 
+# ---- the clips: 8 frames every 2nd, minus 128 ---------------------------------------------
+
+
+def test_clips_take_every_2nd_frame_of_16_and_start_where_c3ds_do():
+    from c3d.video.clip_format import ClipFormat
+    from c3d.video.clips import iter_clips
+
+    clip_format = ClipFormat.for_model("res3d18")
+    assert (clip_format.shape, clip_format.step, clip_format.span) == ((8, 112, 112), 2, 16)
+    assert clip_format.center_offsets() == (8, 29) and clip_format.resize_hw == (128, 171)
+    frames = [np.full((1, 1, 1), i) for i in range(40)]  # frame i holds i
+    cutter_clips = list(iter_clips(frames, stride=8, length=clip_format.span, step=2))
+    assert [c.start for c in cutter_clips] == [0, 8, 16, 24]
+    assert [c.start for c in iter_clips(frames, stride=8, length=16)] == [0, 8, 16, 24]  # C3D
+    for clip in cutter_clips:
+        np.testing.assert_array_equal(clip.frames.ravel(), range(clip.start, clip.start + 16, 2))
+    [short] = list(iter_clips(frames[:5], length=16, step=2))  # padded with its last frame
+    np.testing.assert_array_equal(short.frames.ravel(), [0, 2, 4, 4, 4, 4, 4, 4])
+    # every channel minus 128, whatever the pixel
+    resized = np.full((8, 128, 171, 3), 200, np.uint8)
+    np.testing.assert_array_equal(clip_format.normalize(resized), 72.0)
+
+
 # ---- c3d extract --model res3d18 on a real video -----------------------------------------
 
 STRIDE = 27  # odd: clips start at odd frames too, each sampling every 2nd frame from there

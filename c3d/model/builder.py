@@ -224,7 +224,7 @@ def create_features_extractor(model, layer="fc6"):
     if layer not in names:
         raise ValueError(f"model has no layer {layer!r}; layers are: {', '.join(names)}")
     # inputs[0], not inputs: a single-tensor input, so callers may pass a bare array.
-    prefix = "c3d" if model.name.startswith("c3d") else model.name
+    prefix = "res3d18" if architectures.of_model(model).name == "res3d18" else "c3d"
     return keras.Model(model.inputs[0], model.get_layer(layer).output, name=f"{prefix}_{layer}")
 
 
