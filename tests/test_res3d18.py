@@ -129,6 +129,16 @@ def test_the_model_pads_as_caffe_does(model):
     assert model.count_params() == plan.parameter_count() == 33_430_055
 
 
+def test_a_res3d18_file_is_refused_by_c3d_in_one_line(converted):
+    import c3d
+    from c3d.model.weights import WeightsFileError
+
+    with pytest.raises(WeightsFileError, match="holds Res3D-18 weights, not C3D's"):
+        c3d.C3D_model(weights=str(converted))
+    with pytest.raises(WeightsFileError, match=r"not C3D's \(--model res3d18\)"):
+        c3d.load_model(str(converted), kind="c3d")
+
+
 def test_batchnorm_with_a_zero_scale_factor_is_zero_as_in_caffe():
     from converter.res3d18 import batch_norm_statistics
 

@@ -58,6 +58,10 @@ def C3D(
                 f"a path to C3D-BN weights. Received: weights={weights!r}"
             )
         weights = resolve_weights(weights)  # a one-line error saying how to get them
+        from c3d.model.loader import check_kind
+        from c3d.model.weights import file_architecture
+
+        check_kind(weights, "c3d", file_architecture(weights))  # not a Res3D-18 file
     # Layers about to be loaded skip the random draw: ~1 s for 80 M parameters on a CPU.
     # fc8 is drawn anyway: it stays as initialised when the file's class count differs.
     loaded = () if weights is None else plan.WEIGHTED_LAYERS[:-1]
