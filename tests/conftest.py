@@ -100,13 +100,13 @@ SLOW_FILES = (
     "test_train.py",  # 250 s: C3D-BN learns from scratch
     "test_res3d18.py",  # full-size Res3D-18 file, JAX/torch children, a fine-tune
     "test_bench.py",  # 190 s: bench.gpu on JAX
-    "test_extract_ray.py",  # 130 s: a model replica killed under Ray
+    "test_extract_ray.py",  # ~200 s: layouts under Ray (a replica killed), a shared output
     "test_backends.py",  # 130 s
     "test_extract_safety.py",  # 130 s
     "test_converter.py",  # 110 s: full-size Caffe and torch files
     "test_extract_cli.py",  # 100 s
     "test_extract_concurrency.py",  # 90 s
-    "test_extract_ray_cluster.py",  # 70 s
+    "test_extract_ray_cluster.py",  # ~130 s: h5 with a node removed; activitynet on 2 nodes
 )
 
 

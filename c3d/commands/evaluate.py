@@ -20,6 +20,7 @@ def add_arguments(parser):
     parser.add_argument("--weights", required=True, metavar="FILE", help="e.g. RUN/best.weights.h5")
     parser.add_argument("--list", metavar="FILE", help="UCF101 split list of the videos to score")
     parser.add_argument("--classes", metavar="FILE", help="classInd.txt of --list / the weights")
+    from c3d.commands.options import add_decoders_argument
     from c3d.commands.summary import DEFAULT_SHAPE
     from c3d.model.loader import MODEL_KINDS
 
@@ -32,15 +33,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--batch-size", type=int, default=16, metavar="N", help="clips per batch (default 16)"
     )
-    parser.add_argument(
-        "--decoders",
-        "--workers",
-        dest="workers",
-        type=int,
-        metavar="N",
-        help="video decoding threads (default: 1 on a CPU, 2-8 on a GPU; --workers: its "
-        "former name)",
-    )
+    add_decoders_argument(parser, "--workers")
     parser.add_argument(
         "-o",
         "--output-dir",
@@ -137,7 +130,7 @@ def run(args):
         videos,
         ClipFormat.for_model(kind, input_shape=shape),
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=args.decoders,
     )
     os.makedirs(out_dir, exist_ok=True)
     csv_path, png_path = save_confusion_matrix(result, out_dir)

@@ -99,14 +99,17 @@ def add_arguments(parser):
         "--workers",
         dest="replicas",
         type=int,
+        metavar="N",
         default=None,
-        help="model replicas with --engine ray (default: one per GPU of the cluster, else 1)",
+        help="model replicas with --engine ray (default: one per GPU of the cluster, else 1; "
+        "--workers: its former name)",
     )
     engine.add_argument(
         "--gpus-per-replica",
         "--gpus-per-worker",
         dest="gpus_per_replica",
         type=float,
+        metavar="G",
         default=None,
         help="GPUs per model replica with --engine ray (default: 1 on a cluster with GPUs, else 0)",
     )

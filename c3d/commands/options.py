@@ -64,15 +64,24 @@ def resolve_model(model, weights):
     return check_kind(path, model, file_architecture(path)), path
 
 
-def add_decoding_arguments(parser):
-    """--decoders and --gpu-decode."""
+def add_decoders_argument(parser, *former_names):
+    """--decoders (``former_names``: what a command called it before, still taken)."""
+    former = f"; {', '.join(former_names)}: its former name" if former_names else ""
     parser.add_argument(
         "--decoders",
+        *former_names,
+        dest="decoders",
         type=int,
         default=None,
-        help="decoding threads (1 on CPU, more on GPU); with more decoders than videos, "
-        "long videos are cut into parts decoded at once (same results)",
+        metavar="N",
+        help="video decoding threads (default: 1 on a CPU, 2-8 on a GPU); with more decoders "
+        f"than videos, long videos are cut into parts decoded at once (same results){former}",
     )
+
+
+def add_decoding_arguments(parser):
+    """--decoders and --gpu-decode."""
+    add_decoders_argument(parser)
     parser.add_argument(
         "--gpu-decode",
         action="store_true",

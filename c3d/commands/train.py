@@ -29,6 +29,7 @@ _OPTION_FIELDS = (
 
 
 def add_arguments(parser):
+    from c3d.commands.options import add_decoders_argument
     from c3d.commands.summary import DEFAULT_SHAPE
     from c3d.model.loader import MODEL_KINDS
 
@@ -100,15 +101,7 @@ def add_arguments(parser):
         default=None,
         help="float16 compute on a GPU (ignored on the CPU)",
     )
-    parser.add_argument(
-        "--decoders",
-        "--workers",
-        dest="workers",
-        type=int,
-        metavar="N",
-        help="video decoding threads (default: 1 on a CPU, 2-8 on a GPU; --workers: its "
-        "former name)",
-    )
+    add_decoders_argument(parser, "--workers")
     parser.add_argument(
         "--json", action="store_true", help="print the final evaluation as one JSON object"
     )
@@ -143,7 +136,7 @@ def run(args):
         data_options,
         resume=args.resume,
         given=given,
-        workers=args.workers,
+        workers=args.decoders,
     )
     if args.json:
         print(json.dumps(summary))

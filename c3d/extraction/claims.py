@@ -19,6 +19,7 @@ it ends (the videos that failed in it included: a later run tries them again).
 import contextlib
 import json
 import os
+import secrets
 import socket
 
 from c3d.atomic import locked, pid_alive, temporary_name
@@ -37,15 +38,17 @@ def _start_time(pid):
 class Claims:
     """The claims in ``folder``: one file per output key (``<key>.claim``).
 
-    ``owner``: the process the claims name (default this one). A Ray decoding task claims
-    on its driver's behalf, so the claim lives and dies with the run, not the task.
+    ``owner``: the run the claims name (default a new one of this process: its host, pid,
+    the pid's start time and a random token, so two runs in one process never share a
+    claim). A Ray decoding task claims on its driver's behalf, so the claim lives and dies
+    with the run, not the task, and a task done again finds the claim its own.
     """
 
     def __init__(self, folder, owner=None):
         self.folder = folder
         self.host = socket.gethostname()
         me = {"host": self.host, "pid": os.getpid(), "start": _start_time(os.getpid())}
-        self.me = dict(owner) if owner is not None else me
+        self.me = dict(owner) if owner is not None else {**me, "run": secrets.token_hex(8)}
         self.held = set()
 
     def _path(self, key):

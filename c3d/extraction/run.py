@@ -170,7 +170,7 @@ def run_extraction(request):
         stride=request.stride,
         batch_size=request.batch_size,
         fps=request.fps,
-        settings=settings,
+        provenance=settings,
         overwrite=request.overwrite,
     )
     engine = make_engine(request.engine, job, **request.engine_options)

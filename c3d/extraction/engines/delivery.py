@@ -27,8 +27,23 @@ class ExtractionJob:
     stride: int
     batch_size: int | None = None  # None: the engine's default for its device
     fps: float | None = None
-    settings: dict | None = None  # what every output records (provenance)
+    provenance: dict | None = None  # the settings every output records
     overwrite: bool = False
+
+    def stream(self, *, accelerator=None, decoders=1, gpu_decode=False):
+        """The ``StreamSettings`` an engine runs the core with (``accelerator``: whether the
+        model runs on one, for the default batch size; None: whether this process has one)."""
+        from c3d.pipeline.settings import StreamSettings
+        from c3d.runtime import default_batch_size
+
+        return StreamSettings(
+            clip_format=self.clip_format,
+            stride=self.stride,
+            batch_size=self.batch_size or default_batch_size(accelerator=accelerator),
+            fps=self.fps,
+            decoders=decoders,
+            gpu_decode=gpu_decode,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +70,10 @@ def result_arrays(result):
     )
 
 
-def write_output(writer, video, result, settings):
+def write_output(writer, video, result, provenance):
     """Write one video's ``VideoResult`` into ``writer``; the ``Outcome``."""
     try:
-        writer.write(video.key, result_arrays(result), settings)
+        writer.write(video.key, result_arrays(result), provenance)
     except OutputRefused as exc:
         return Outcome(f"{path_of(video)}: {exc}")
     except OSError as exc:
@@ -107,8 +122,10 @@ class Delivery:
         """The run holds ``video``'s claim (taken in another process on its behalf)."""
         self.claims.held.add(video.key)
 
-    def clips_done(self, count):
-        self.report.clips_done(count)
+    def rows_done(self, rows):
+        """Count model rows done as clips (a clip takes a row per view) on the report."""
+        views = self.job.clip_format.n_views
+        self.report.clips_done(rows if views == 1 else rows / views)
 
     def skipped(self, video):
         self.report.done_elsewhere()
@@ -133,7 +150,7 @@ class Delivery:
         elif not result.ok:
             self.failed(result.reason)
         else:
-            outcome = write_output(self.writer, result.video, result, self.job.settings)
+            outcome = write_output(self.writer, result.video, result, self.job.provenance)
             self.written(result.video, outcome)
 
     def close(self):
