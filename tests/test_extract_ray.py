@@ -56,7 +56,10 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path, monkeypatch, ca
         (("--workers", "2"), "--replicas needs --engine ray"),  # its former name
         (("--ray-address", "auto"), "--ray-address needs --engine ray"),
         ((*RAY, "--decoders", "2"), "--decoders: with --engine ray, Ray's CPU tasks decode"),
-        (("--engine", "ray", "--replicas", "0"), "--replicas must be at least 1, got 0"),
+        (
+            ("--engine", "ray", "--replicas", "0"),
+            "--replicas must be between 1 and 1024. Received: --replicas 0",
+        ),
     ],
 )
 def test_engine_options_are_checked_up_front(tmp_path, capsys, options, message):

@@ -1,9 +1,22 @@
-"""Known C3D weights by name, and the folder they are cached in: the data, not the logic.
+"""Published weights by name, where they come from, and the folder they are cached in: data.
 
-In the style of keras-hub's presets: ``C3D_model(weights="sports1m")``, ``load_model("sports1m")``
-and ``c3d extract --weights sports1m`` name an entry of ``PRESETS``; ``c3d.model.loader.
-resolve_weights`` turns the name into ``cache_dir()/file_name`` and says how to get the
-file when it is not there. ``c3d fetch-weights`` writes it there.
+In the style of keras.applications and keras-hub: ``C3D_model(weights="sports1m")``,
+``load_model("ucf101")`` and ``c3d extract --weights sports1m`` name a row of ``PRESETS``.
+``c3d.model.resolve`` turns a name into ``cache_dir()/file_name``, fetching and converting
+the published file on first use (``converter.fetch``).
+
+Each name is one published file and nothing else: its sources are the same bytes at
+other addresses, never another checkpoint "of the same model" (features from another
+file are other features). Where the publisher gives a size or a sha256, the download is
+checked against it. ``architecture`` says which network the file is for: ``"c3d"``, the
+layer plan of ``c3d.model.plan``, or ``"res3d18"`` (``c3d.model.res3d18_plan``, the rows
+of issue 21 at the end); the loader refuses a row it cannot build.
+
+mmaction2's C3D UCF101 fine-tune (``c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb``)
+is not here: its backbone has our weights' shapes, but pools conv5b with symmetric padding
+(``padding=(0, 1, 1)``, a window shifted by a pixel against Caffe's ceil mode) and was
+trained on RGB frames minus a per-channel mean, so our C3D would give other numbers than
+the model it was trained as.
 
 Pure data and ``os``: importing it loads no Keras.
 """
@@ -13,84 +26,141 @@ import os
 
 CACHE_ENV = "C3D_HOME"  # the cache folder, when set
 DEFAULT_CACHE = os.path.join("~", ".keras", "models")  # where keras.applications caches
+MIRRORS_ENV = "C3D_MIRRORS"  # base URLs tried first, the published file name appended
+OFFLINE_ENV = "C3D_OFFLINE"  # 1: never download
 
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
     name: str
-    file_name: str  # the converted Keras 3 weights, in cache_dir()
+    architecture: str  # the network the file is for ("c3d": c3d.model.plan)
+    num_classes: int | None  # fc8's size; None: no fc8 (features only)
     description: str
-    num_classes: int
-    converted_from: str  # the original file, as published
-    source_file: str  # its name once downloaded, next to the converted file
+    source_file: str  # the file as published (its name in a mirror, and in the cache)
+    source_format: str  # what converts it: "caffe", "torch"
     urls: tuple  # where it is published, tried in this order
-    how_to_get: str  # a command that works after a plain `pip install c3d-keras`
+    size: int | None = None  # the published file's bytes, where known
+    sha256: str | None = None  # its sha256, or the start of it that the publisher names
+    labels: str | None = None  # the class names (package data in c3d/data), fc8's order
+    published_by: str = ""  # who published it, and where that is said
 
+    @property
+    def file_name(self):
+        """The converted Keras 3 weights, in ``cache_dir()``: ``c3d_sports1m.weights.h5``."""
+        if self.name.startswith(self.architecture):
+            return f"{self.name}.weights.h5"
+        return f"{self.architecture}_{self.name}.weights.h5"
+
+    @property
+    def how_to_get(self):
+        """A command that fetches it, after a plain ``pip install c3d-keras``."""
+        return "c3d fetch-weights" + ("" if self.name == DEFAULT else f" {self.name}")
+
+
+DEFAULT = "sports1m"
 
 PRESETS = {
-    "sports1m": Preset(
-        name="sports1m",
-        file_name="c3d_sports1m.weights.h5",
-        description="C3D trained on Sports-1M by its authors (487 classes)",
-        num_classes=487,
-        converted_from="the authors' Caffe model conv3d_deepnetA_sport1m_iter_1900000 "
-        "(C3D v1.0 fork format, ~320 MB)",
-        source_file="conv3d_deepnetA_sport1m_iter_1900000",
-        urls=(
-            "https://www.dropbox.com/s/vr8ckp0pxgbldhs/conv3d_deepnetA_sport1m_iter_1900000?dl=1",
-            "http://vlg.cs.dartmouth.edu/c3d/conv3d_deepnetA_sport1m_iter_1900000",
+    preset.name: preset
+    for preset in (
+        Preset(
+            name="sports1m",
+            architecture="c3d",
+            num_classes=487,
+            description="C3D trained on Sports-1M by its authors",
+            source_file="conv3d_deepnetA_sport1m_iter_1900000",
+            source_format="caffe",
+            urls=(
+                "https://www.dropbox.com/s/vr8ckp0pxgbldhs/conv3d_deepnetA_sport1m_iter_1900000?dl=1",
+                "http://vlg.cs.dartmouth.edu/c3d/conv3d_deepnetA_sport1m_iter_1900000",
+            ),
+            labels="sports1m_labels.txt",
+            published_by="the C3D authors (C3D v1.0 User Guide; Caffe, C3D v1.0 fork format)",
         ),
-        how_to_get="c3d fetch-weights",
-    ),
+        Preset(
+            name="ucf101",
+            architecture="c3d",
+            num_classes=101,
+            description="the authors' Sports-1M C3D fine-tuned on UCF101 split 1",
+            source_file="c3d_ucf101_finetune_whole_iter_20000",
+            source_format="caffe",
+            urls=(
+                "https://www.dropbox.com/s/mkc9q7g4wnqnmcv/c3d_ucf101_finetune_whole_iter_20000?dl=1",
+                # the authors' copy for where Dropbox is blocked (facebookarchive/C3D#182)
+                "https://drive.google.com/uc?export=download&id=0Bx-2rTokRAt1UTM5NzJhZGtKc2M",
+            ),
+            labels="ucf101_labels.txt",
+            published_by="the C3D authors (C3D v1.0 User Guide, facebookarchive/C3D#182)",
+        ),
+        Preset(
+            name="sports1m_mmaction2",
+            architecture="c3d",
+            num_classes=None,
+            description="mmaction2's C3D Sports-1M backbone: conv1a-fc7, no fc8 (features)",
+            source_file="c3d_sports1m_pretrain_20201016-dcc47ddc.pth",
+            source_format="torch",
+            urls=(
+                "https://download.openmmlab.com/mmaction/recognition/c3d/"
+                "c3d_sports1m_pretrain_20201016-dcc47ddc.pth",
+            ),
+            # mmaction2 names its checkpoints NAME_DATE-HASH: the first 8 hex of the sha256
+            sha256="dcc47ddc",
+            published_by="open-mmlab/mmaction2 (configs/_base_/models/c3d_sports1m_pretrained.py)",
+        ),
+    )
 }
-SPORTS1M = PRESETS["sports1m"]
+SPORTS1M = PRESETS[DEFAULT]
+
+
+def is_preset(weights):
+    """True for the name of a preset (``"sports1m"``), False for anything else (a path)."""
+    return isinstance(weights, str) and weights in PRESETS
+
+
+def others(name):
+    """The other presets' names, for a message about ``name``."""
+    return [other for other in PRESETS if other != name]
 
 
 # ---- Res3D-18 (C3D v1.1, issue 21) ------------------------------------------------------
-# The C3D authors' Res3D-18 Caffe files (C3D v1.1 fork, upstream-style `layer` messages).
-# Their sizes and hashes are not known here (None); `c3d convert` tells the architecture
-# from the file's layers. PRESET_MODELS says which `--model` each preset is for.
-
-
-def _res3d18_how_to_get(preset_name, source_file):
-    return (
-        f"download {source_file} (see the URLs of preset {preset_name}) and run "
-        f"`c3d convert {source_file} {os.path.join(DEFAULT_CACHE, preset_name + '.weights.h5')}`"
-    )
-
-
-_RES3D18_SPORTS1M = "c3d_resnet18_sports1m_r2_iter_2800000.caffemodel"
-_RES3D18_UCF101 = "c3d_resnet18_ucf101_r2_ft_iter_20000.caffemodel"
-RES3D18_PRESETS = {
-    "res3d18_sports1m": Preset(
-        name="res3d18_sports1m",
-        file_name="res3d18_sports1m.weights.h5",
-        description="Res3D-18 (C3D v1.1) trained on Sports-1M by the C3D authors (487 classes)",
-        num_classes=487,
-        converted_from="the authors' Caffe model c3d_resnet18_sports1m_r2_iter_2800000 "
-        "(C3D v1.1 fork, upstream-style Caffe)",
-        source_file=_RES3D18_SPORTS1M,
-        urls=(f"https://www.dropbox.com/s/qqfrg6h44d4jb46/{_RES3D18_SPORTS1M}?dl=1",),
-        how_to_get=_res3d18_how_to_get("res3d18_sports1m", _RES3D18_SPORTS1M),
-    ),
-    "res3d18_ucf101": Preset(
-        name="res3d18_ucf101",
-        file_name="res3d18_ucf101.weights.h5",
-        description="Res3D-18 (C3D v1.1) fine-tuned on UCF101 split 1 by the C3D authors "
-        "(101 classes)",
-        num_classes=101,
-        converted_from="the authors' Caffe model c3d_resnet18_ucf101_r2_ft_iter_20000 "
-        "(C3D v1.1 fork, upstream-style Caffe)",
-        source_file=_RES3D18_UCF101,
-        urls=(f"https://www.dropbox.com/s/bf5z2jw1pg07c9n/{_RES3D18_UCF101}?dl=1",),
-        how_to_get=_res3d18_how_to_get("res3d18_ucf101", _RES3D18_UCF101),
-    ),
-}
-PRESETS.update(RES3D18_PRESETS)
-# preset -> the --model it is for (c3d.model.architectures); a preset not listed is C3D's
-PRESET_MODELS = {name: "res3d18" for name in RES3D18_PRESETS}
+# The C3D authors' Res3D-18 Caffe files (C3D v1.1 fork, upstream-style `layer` messages);
+# `c3d convert` tells the architecture from the file's layers. Sizes and hashes unknown.
+PRESETS.update(
+    {
+        preset.name: preset
+        for preset in (
+            Preset(
+                name="res3d18_sports1m",
+                architecture="res3d18",
+                num_classes=487,
+                description="Res3D-18 (C3D v1.1) trained on Sports-1M by the C3D authors",
+                source_file="c3d_resnet18_sports1m_r2_iter_2800000.caffemodel",
+                source_format="caffe",
+                urls=(
+                    "https://www.dropbox.com/s/qqfrg6h44d4jb46/"
+                    "c3d_resnet18_sports1m_r2_iter_2800000.caffemodel?dl=1",
+                ),
+                labels="sports1m_labels.txt",
+                published_by="the C3D authors (facebookarchive/C3D, C3D-v1.1 examples)",
+            ),
+            Preset(
+                name="res3d18_ucf101",
+                architecture="res3d18",
+                num_classes=101,
+                description="Res3D-18 (C3D v1.1) fine-tuned on UCF101 split 1 by the C3D authors",
+                source_file="c3d_resnet18_ucf101_r2_ft_iter_20000.caffemodel",
+                source_format="caffe",
+                urls=(
+                    "https://www.dropbox.com/s/bf5z2jw1pg07c9n/"
+                    "c3d_resnet18_ucf101_r2_ft_iter_20000.caffemodel?dl=1",
+                ),
+                labels="ucf101_labels.txt",
+                published_by="the C3D authors (facebookarchive/C3D, C3D-v1.1 examples)",
+            ),
+        )
+    }
+)
 # --model -> the weights it takes when --weights is not given
-DEFAULT_PRESETS = {"c3d": "sports1m", "res3d18": "res3d18_sports1m"}
+DEFAULT_PRESETS = {"c3d": DEFAULT, "res3d18": "res3d18_sports1m"}
 
 
 def cache_dir():
@@ -98,6 +168,22 @@ def cache_dir():
     return os.path.expanduser(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
 
 
-def preset_path(name):
+def preset_path(name, folder=None):
     """Where the converted weights of preset ``name`` are (or would be) cached."""
-    return os.path.join(cache_dir(), PRESETS[name].file_name)
+    return os.path.join(cache_dir() if folder is None else folder, PRESETS[name].file_name)
+
+
+def mirrors():
+    """The base URLs of ``$C3D_MIRRORS`` (separated by spaces or commas), in order."""
+    text = os.environ.get(MIRRORS_ENV, "")
+    return [url for url in text.replace(",", " ").split() if url]
+
+
+def sources(preset):
+    """Where to get ``preset``'s file, in order: each mirror, then the published URLs."""
+    return [f"{base.rstrip('/')}/{preset.source_file}" for base in mirrors()] + list(preset.urls)
+
+
+def offline():
+    """Whether ``$C3D_OFFLINE`` turns downloading off (``1``, ``true``, ``yes``)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")

@@ -44,10 +44,11 @@ def Res3D18(
     input_shape = check_arguments(weights, include_top, num_classes, input_shape, plan)
     plan.check_input_shape(input_shape, include_top=include_top)
     if weights is not None:
-        from c3d.model.loader import check_kind, resolve_weights
+        from c3d.model.resolve import check_buildable, check_kind, resolve_weights
         from c3d.model.weights import file_architecture
 
-        weights = resolve_weights(weights)
+        check_buildable(weights, architecture=NAME)  # a C3D preset: before any download
+        weights = resolve_weights(weights)  # a preset is fetched on first use
         check_kind(weights, NAME, file_architecture(weights))  # not a C3D file
     loaded = () if weights is None else plan.WEIGHTED_LAYERS[:-1]
     model = res3d18_functional(num_classes if include_top else None, input_shape, zero_init=loaded)

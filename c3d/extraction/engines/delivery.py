@@ -96,11 +96,14 @@ class ClaimCheck:
     claims_folder: str
     owner: dict
     overwrite: bool = False
+    lease: object = None  # the run's claims.Lease (its timeout), for the claims it writes
 
     def __call__(self, video):
         if not self.overwrite and self.writer.exists(video.key):
             return False
-        return Claims(self.claims_folder, owner=self.owner).acquire(video.key)
+        # renew=False: the run's own Claims renews the claim once told (Delivery.claimed)
+        claims = Claims(self.claims_folder, lease=self.lease, owner=self.owner, renew=False)
+        return claims.acquire(video.key)
 
 
 class Delivery:
@@ -109,7 +112,9 @@ class Delivery:
     def __init__(self, job, writer, report):
         self.job, self.writer, self.report = job, writer, report
         self.claims = Claims(writer.claims_folder)
-        self.check = ClaimCheck(writer, writer.claims_folder, self.claims.me, job.overwrite)
+        self.check = ClaimCheck(
+            writer, writer.claims_folder, self.claims.me, job.overwrite, self.claims.lease
+        )
 
     def claim(self, video):
         """Claim ``video`` in this process (a decoder thread): True to compute it now."""
@@ -119,8 +124,9 @@ class Delivery:
         return True
 
     def claimed(self, video):
-        """The run holds ``video``'s claim (taken in another process on its behalf)."""
-        self.claims.held.add(video.key)
+        """The run holds ``video``'s claim (taken on its behalf): renewed while it works,
+        released when its output is written or the run ends."""
+        self.claims.hold(video.key)
 
     def rows_done(self, rows):
         """Count model rows done as clips (a clip takes a row per view) on the report."""
