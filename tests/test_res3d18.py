@@ -15,6 +15,7 @@ divided by the scale factor, Keras "same" padding, no mean subtracted) must not.
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import types
@@ -137,6 +138,28 @@ def test_a_res3d18_file_is_refused_by_c3d_in_one_line(converted):
         c3d.C3D_model(weights=str(converted))
     with pytest.raises(WeightsFileError, match=r"not C3D's \(--model res3d18\)"):
         c3d.load_model(str(converted), kind="c3d")
+
+
+def test_the_preset_converts_the_published_file_and_builds_res3d18(
+    caffe_file, tmp_path, monkeypatch
+):
+    """``weights="res3d18_sports1m"``: the published Caffe file (here the module's, put in
+    the cache, offline) is converted on first use through the Res3D-18 path; C3D refuses
+    the name before anything is fetched."""
+    import c3d
+    from c3d.model import presets
+    from converter.fetch import fetch_preset
+
+    preset = presets.PRESETS["res3d18_sports1m"]
+    monkeypatch.setenv(presets.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(presets.OFFLINE_ENV, "1")
+    with pytest.raises(ValueError, match="'res3d18_sports1m' weights are for res3d18, not C3D"):
+        c3d.C3D_model(weights="res3d18_sports1m")
+    os.symlink(caffe_file.path, tmp_path / preset.source_file)
+    path = fetch_preset("res3d18_sports1m", progress=False)
+    assert os.path.basename(path) == "res3d18_sports1m.weights.h5"
+    model = c3d.load_model("res3d18_sports1m")  # the preset's architecture
+    assert model.name == "res3d18" and model.output_shape == (None, plan.NUM_CLASSES)
 
 
 def test_batchnorm_with_a_zero_scale_factor_is_zero_as_in_caffe():
