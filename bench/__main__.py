@@ -3,7 +3,8 @@
     python -m bench [--quick] [--out bench/results]
 
 1. model-only inference throughput of the Sports-1M C3D at batch 1, 8, 16 (default path),
-   and at batch 8 in bf16 where the hardware has bf16 units;
+   and at batch 8 in bf16 where the hardware has bf16 units; Res3D-18 (C3D v1.1) beside it,
+   fp32 and bf16, and end to end on the example video (see bench/res3d18.py);
 2. end-to-end extraction (decode + preprocess + model + write) on the example video and on a
    generated longer one, as clips/s and as a ratio to (1) at the same batch size;
 3. converter wall time and peak RSS on a full-size generated caffemodel;
@@ -117,6 +118,13 @@ def run(args, workdir):
         bf16 = model_speed.inference_throughput(bf16_model, (E2E_BATCH,), repeats=repeats)
         results[f"model_clips_per_s_batch{E2E_BATCH}_bf16"] = bf16[E2E_BATCH]
         del bf16_model
+
+    log("1b. Res3D-18 beside C3D: model only (fp32, bf16) and end to end")
+    from bench import res3d18
+
+    results.update(res3d18.measure(quick=args.quick, batch_sizes=(1, 8, 16)))
+    key = f"model_clips_per_s_batch{E2E_BATCH}"
+    results[f"res3d18_over_c3d_{key}"] = results[f"res3d18_{key}"] / results[key]
 
     log("2. end-to-end extraction")
     long_video = os.path.join(workdir, "long.mp4")

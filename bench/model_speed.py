@@ -28,8 +28,9 @@ def inference_throughput(model, batch_sizes=(1, 8, 16), repeats=5):
     from c3d.model.inference import make_predict_fn
 
     predict = make_predict_fn(model)
+    shape = tuple(model.input_shape[1:])  # C3D 16x112x112x3, Res3D-18 8x112x112x3
     return {
-        batch_size: clips_per_second(predict, random_clips(batch_size), repeats=repeats)
+        batch_size: clips_per_second(predict, random_clips(batch_size, shape), repeats=repeats)
         for batch_size in batch_sizes
     }
 

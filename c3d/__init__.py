@@ -1,4 +1,5 @@
-"""c3d: C3D (Tran et al., ICCV 2015) for Keras 3 — model, Caffe weights, features, training.
+"""c3d: C3D (Tran et al., ICCV 2015) and Res3D-18 (C3D v1.1) for Keras 3 — models, Caffe
+weights, features, training.
 
 Importing ``c3d`` first sets TensorFlow's runtime defaults (oneDNN, thread pools; see
 ``c3d.runtime``) before TensorFlow is loaded. The heavy parts (Keras, TensorFlow) load
@@ -18,6 +19,7 @@ _EXPORTS = {
     "C3D": "c3d.model.builder",
     "C3D_model": "c3d.model.builder",
     "C3D_BN": "c3d.model.builder",
+    "Res3D18": "c3d.model.res3d18",
     "create_features_extractor": "c3d.model.builder",
     "create_features_exctractor": "c3d.model.builder",
     "load_model": "c3d.model.loader",

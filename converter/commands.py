@@ -17,7 +17,8 @@ def add_arguments(name, parser):
             "Convert C3D weights to Keras 3 weights for c3d.C3D_model: a Caffe model (C3D "
             "v1.0 fork or upstream Caffe), a PyTorch file (DavideA/c3d-pytorch's c3d.pickle, "
             "mmaction2's C3D checkpoints; needs torch) or a Keras 1/2 .h5 of the earlier "
-            "Keras ports. The format is told from the file's content, not its name, and "
+            "Keras ports; or a Res3D-18 Caffe model (C3D v1.1, for c3d.Res3D18), told by "
+            "its layers. The format is told from the file's content, not its name, and "
             "said on stderr; fc8's class count comes from the file. Prints the layer "
             "mapping on stdout."
         )

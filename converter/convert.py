@@ -1,5 +1,8 @@
 """Any C3D weights file c3d reads → Keras 3 weights for ``c3d.C3D_model``: the one path.
 
+A Caffe file whose layers are Res3D-18's (C3D v1.1) goes to ``converter.res3d18``
+instead, which reads the same Caffe layers against Res3D-18's plan.
+
 ``open_source`` tells the file's format from its content (``converter.sniff``) and lets
 that format's reader make a first pass (``caffe.source``, ``torch_state``, ``keras2``):
 each gives a ``WeightSource`` whose arrays come in Caffe layout, keyed by our layer
@@ -93,12 +96,14 @@ def map_layers(source):
 
     Every layer up to fc7 must be there; fc8 may be missing (a headless file).
     """
+    from converter.res3d18 import found
+
     path, mapped = source.path, {}
     for layer in source.layers:  # first: a layer of another net says the most
         if layer.keras_name not in plan.WEIGHTED_LAYERS:
             raise SourceFileError(
                 f"{path}: layer {layer.name} has weights but C3D has no such layer "
-                "(a net of another architecture?)"
+                f"(a net of another architecture: neither C3D nor Res3D-18?); {found(source)}"
             )
     for layer in source.layers:
         if layer.keras_name in mapped:
@@ -232,6 +237,10 @@ def convert_weights(source_path, out_path, num_classes=None):
     check_num_classes(num_classes)
     source = open_source(source_path)
     release_free_heap()
+    from converter.res3d18 import convert_res3d18, is_res3d18
+
+    if is_res3d18(source):  # told by its layers' names (C3D v1.1's residual net)
+        return convert_res3d18(source, out_path, num_classes)
     mapped = map_layers(source)
     in_file = classes_in_file(source.path, mapped.get(plan.CLASSIFIER))
     classes = head_size(source.path, in_file, num_classes)

@@ -155,3 +155,45 @@ def write_mean_binaryproto(path, mean, dialect=C3D_FORK, dims=None):
     with atomic_output(path) as tmp_path, open(tmp_path, "wb") as out:
         out.write(blob.SerializeToString())
     return path
+
+
+# ---- Res3D-18 (C3D v1.1) ---------------------------------------------------------------
+
+
+def res3d18_caffe_plan():
+    """Res3D-18's layers as a training snapshot of the C3D v1.1 fork holds them: (name, type).
+
+    From ``res3d18_plan``, in the prototxt's order, with the layers that carry no blobs
+    (data, the splits Caffe inserts where a blob feeds two layers, ReLUs, Eltwise sums,
+    pool5, the loss), so that readers must skip them.
+    """
+    from c3d.model import res3d18_plan as r
+
+    def conv_bn(conv, relu):
+        layers = [(conv.name, "Convolution3D"), (conv.bn, "BatchNorm"), (conv.scale, "Scale")]
+        return layers + ([(conv.relu, "ReLU")] if relu else [])
+
+    layers = [("data", "VideoData"), *conv_bn(r.CONV1, relu=True)]
+    previous = r.CONV1.relu
+    for block in r.BLOCKS:
+        layers.append((f"{previous}_{previous}_0_split", "Split"))
+        if block.branch1 is not None:
+            layers += conv_bn(block.branch1, relu=False)
+        layers += conv_bn(block.branch2a, relu=True) + conv_bn(block.branch2b, relu=False)
+        layers += [(block.name, "Eltwise"), (block.relu, "ReLU")]
+        previous = block.relu
+    layers += [("pool5", "Pooling3D"), ("fc8", "InnerProduct"), ("loss", "SoftmaxWithLoss")]
+    return tuple(layers)
+
+
+def write_res3d18_caffemodel(path, weights, dialect=UPSTREAM):
+    """Write Res3D-18 ``weights`` ({Caffe layer: [blobs]}) as the C3D v1.1 fork does.
+
+    Upstream-style ``layer`` messages, blobs with ``shape``; layers missing from
+    ``weights`` that have blobs in the net are written without them (a broken file).
+    """
+    layers = [
+        CaffeLayer(name, layer_type, list(weights.get(name, [])))
+        for name, layer_type in res3d18_caffe_plan()
+    ]
+    return write_caffemodel(path, layers, dialect, net_name="C3D-ResNet18-Sports1M")

@@ -102,6 +102,7 @@ def ray_videos_and_reference(tmp_path_factory, sport1m_weights):
 # 2-core CI machine). Seconds measured there, longest first; the order of the rest is kept.
 SLOW_FILES = (
     "test_train.py",  # 250 s: C3D-BN learns from scratch
+    "test_res3d18.py",  # 90 s: a full-size Res3D-18 file, JAX/torch children, a fine-tune
     "test_bench.py",  # 190 s: bench.gpu on JAX
     "test_extract_ray.py",  # ~200 s: layouts under Ray (a replica killed), a shared output
     "test_backends.py",  # 130 s

@@ -55,10 +55,15 @@ def _local(monkeypatch, name, **changes):
 
 def test_every_preset_is_its_own_published_file():
     table = presets.PRESETS
-    assert list(table) == ["sports1m", "ucf101", "sports1m_mmaction2"]
-    assert {p.architecture for p in table.values()} == {"c3d"}
+    c3d_rows = [n for n, p in table.items() if p.architecture == "c3d"]
+    assert c3d_rows == ["sports1m", "ucf101", "sports1m_mmaction2"]
+    res3d18_rows = [n for n, p in table.items() if p.architecture == "res3d18"]  # issue 21
+    assert res3d18_rows == ["res3d18_sports1m", "res3d18_ucf101"]
+    assert len(table) == len(c3d_rows) + len(res3d18_rows)
     assert len({p.source_file for p in table.values()}) == len(table)
-    assert [table[n].num_classes for n in table] == [487, 101, None]
+    assert [table[n].num_classes for n in c3d_rows] == [487, 101, None]
+    assert [table[n].num_classes for n in res3d18_rows] == [487, 101]
+    assert table["res3d18_sports1m"].file_name == "res3d18_sports1m.weights.h5"
     assert table["sports1m"].file_name == "c3d_sports1m.weights.h5"  # the file of before
     assert table["ucf101"].source_file == "c3d_ucf101_finetune_whole_iter_20000"
     assert "mkc9q7g4wnqnmcv" in table["ucf101"].urls[0]
@@ -172,6 +177,9 @@ def test_c3d_weights_lists_every_preset_cached_or_not(sport1m_weights, online, c
         ["ucf101", "c3d", "101", "no", str(online / "c3d_ucf101.weights.h5")],
         ["sports1m_mmaction2", "c3d", "features", "no",
          str(online / "c3d_sports1m_mmaction2.weights.h5")],
+        ["res3d18_sports1m", "res3d18", "487", "no",
+         str(online / "res3d18_sports1m.weights.h5")],
+        ["res3d18_ucf101", "res3d18", "101", "no", str(online / "res3d18_ucf101.weights.h5")],
     ]  # fmt: skip
     assert main(["fetch-weights", "sports1m", "nope"]) == 1
     assert "unknown weights 'nope' (choose from sports1m, ucf101" in capsys.readouterr().err

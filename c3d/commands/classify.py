@@ -98,10 +98,12 @@ def run(args):
         check_batch_size,
         check_decoding,
         check_range,
+        resolve_model,
     )
     from c3d.errors import C3DError
     from c3d.model.labels import weights_labels
     from c3d.model.loader import load_model
+    from c3d.model.presets import DEFAULT, DEFAULT_PRESETS
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
 
@@ -111,12 +113,16 @@ def run(args):
     check_decoding(args)
     if args.plot is not None and os.path.isdir(args.plot):
         raise C3DError(f"{args.plot}: --plot takes a file name (OUT.png), not a folder")
-    clip_format = ClipFormat(mean=args.mean)
     videos, problems = expand_inputs(args.inputs, unique_keys=False)
-    model = (
-        load_model(args.weights, precision=args.precision, need_classifier=True) if videos else None
-    )
-    labels = weights_labels(args.weights)
+    model, model_name, weights = None, args.model or "c3d", args.weights
+    if videos:
+        from c3d.model.resolve import check_preset_classifier
+
+        check_preset_classifier(args.weights)  # a features-only preset: before any fetch
+        model_name, weights = resolve_model(args.model, args.weights)
+        model = load_model(weights, kind=model_name, precision=args.precision, need_classifier=True)
+    clip_format = ClipFormat.for_model(model_name, mean=args.mean)
+    labels = weights_labels(args.weights or DEFAULT_PRESETS.get(model_name, DEFAULT))
 
     from c3d.commands.reporting import RunReport
     from c3d.extraction.classification import classification

@@ -5,7 +5,6 @@ import logging
 import os
 
 from c3d.errors import C3DError
-from c3d.model.plan import CLIP_SHAPE
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,9 @@ def add_arguments(parser):
     from c3d.commands.summary import DEFAULT_SHAPE
     from c3d.model.loader import MODEL_KINDS
 
-    parser.add_argument("--model", choices=MODEL_KINDS, help="default: run config, or c3d")
+    parser.add_argument(
+        "--model", choices=MODEL_KINDS, help="default: run config, or the weights file's"
+    )
     parser.add_argument(
         "--input-shape", metavar="T,H,W", help=f"default: run config, or {DEFAULT_SHAPE}"
     )
@@ -97,11 +98,14 @@ def run(args):
     weights = resolve_weights(args.weights)
     config = read_run_config(os.path.dirname(os.path.abspath(weights))) or {}
     out_dir = output_folder(args.output_dir, weights)
-    kind = args.model or config.get("model", "c3d")
+    from c3d.model.architectures import architecture
+    from c3d.model.weights import file_architecture
+
+    kind = args.model or config.get("model") or file_architecture(weights)
     if args.input_shape:
-        shape = parse_input_shape(args.input_shape)[:3]
+        shape = parse_input_shape(args.input_shape, kind)[:3]
     else:
-        shape = tuple(config.get("input_shape", CLIP_SHAPE))
+        shape = tuple(config.get("input_shape", architecture(kind).plan.CLIP_SHAPE))
     model_classes = config.get("class_names")
     if model_classes is None and args.classes and not args.list:
         model_classes = read_class_index(args.classes)
@@ -124,7 +128,7 @@ def run(args):
     result = evaluate_videos(
         predict_fn(model),
         videos,
-        ClipFormat.from_input_shape(shape),
+        ClipFormat.for_model(kind, input_shape=shape),
         batch_size=args.batch_size,
         workers=args.decoders,
     )

@@ -29,8 +29,10 @@ def add_arguments(parser):
     from c3d.extraction.engines import ENGINES
     from c3d.extraction.layouts import LAYOUTS
     from c3d.extraction.run import H5_DEFAULT_NAME
-    from c3d.model.plan import FEATURE_LAYERS
+    from c3d.model.architectures import ARCHITECTURES
     from c3d.video.resample import MAX_FPS
+
+    layers = tuple(dict.fromkeys(name for a in ARCHITECTURES.values() for name in a.feature_layers))
 
     parser.add_argument(
         "inputs",
@@ -47,7 +49,7 @@ def add_arguments(parser):
         f"(or a folder, for OUT/{H5_DEFAULT_NAME})",
     )
     parser.add_argument(
-        "--layer", choices=tuple(FEATURE_LAYERS), default=None, help="feature layer (fc6)"
+        "--layer", choices=layers, default=None, help="feature layer (fc6; res3d18: pool5)"
     )
     add_model_arguments(parser)
     parser.set_defaults(stride=None)  # 8, or the layout's: None tells a choice from a default
@@ -182,7 +184,7 @@ def resolve_layout(args):
         raise C3DError(f"--crops must be 1 or 10. Received: {args.crops}")
     if args.preset is None:
         stride = DEFAULT_STRIDE if args.stride is None else args.stride
-        return None, args.layer or "fc6", stride, args.crops or 1
+        return None, args.layer, stride, args.crops or 1  # layer None: the model's default
     layout = LAYOUTS[args.preset]
     return (layout, *layout.resolve(args.layer, args.stride, args.crops, args.format, args.pca))
 
@@ -190,7 +192,6 @@ def resolve_layout(args):
 def run(args):
     from c3d.commands.options import check_decoding
     from c3d.extraction.run import ExtractionRequest, run_extraction
-    from c3d.model.plan import check_layer
     from c3d.video.resample import check_fps
 
     fps = check_fps(args.fps)
@@ -198,11 +199,11 @@ def run(args):
     options = engine_options(args)
     layout, layer, stride, crops = resolve_layout(args)
     check_numbers(args, crops)
-    check_layer(layer)
     request = ExtractionRequest(
         inputs=args.inputs,
         output=args.output,
         weights=args.weights,
+        model=args.model,
         layer=layer,
         stride=stride,
         crops=crops,

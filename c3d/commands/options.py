@@ -92,19 +92,28 @@ def check_batch_size(batch_size, views=1, on_cpu=None):
 
 
 def add_model_arguments(parser):
-    """--weights, --stride, --batch-size, --mean and --precision."""
+    """--model, --weights, --stride, --batch-size, --mean and --precision."""
+    from c3d.model.architectures import MODEL_NAMES
     from c3d.model.precision import PRECISIONS
-    from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, PRESETS
+    from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, DEFAULT_PRESETS, PRESETS
     from c3d.model.presets import DEFAULT as DEFAULT_WEIGHTS
     from c3d.video.clips import DEFAULT_STRIDE
 
     parser.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default=None,
+        help="c3d, or res3d18 (Res3D-18, C3D v1.1: 8 frames every 2nd, 512-value pool5); "
+        "default: the weights file's",
+    )
+    parser.add_argument(
         "--weights",
-        default=DEFAULT_WEIGHTS,
+        default=None,
         metavar="NAME|FILE",
         help=f"weights name ({', '.join(PRESETS)}: `c3d weights`) or Keras weights file "
-        f"(default {DEFAULT_WEIGHTS}); a name is the converted file in ${CACHE_ENV}, else "
-        f"{DEFAULT_CACHE}, fetched there on first use",
+        f"(default {DEFAULT_WEIGHTS}, or {DEFAULT_PRESETS['res3d18']} with --model res3d18); "
+        f"a name is the converted file in ${CACHE_ENV}, else {DEFAULT_CACHE}, fetched there "
+        "on first use",
     )
     parser.add_argument(
         "--stride",
@@ -129,6 +138,17 @@ def add_model_arguments(parser):
         help="fp32 (as the original C3D), or bf16: ~2x faster on GPUs and CPUs with "
         "AVX-512 BF16/AMX, features within ~0.5%% of fp32's",
     )
+
+
+def resolve_model(model, weights):
+    """(--model, weights file) of a run: ``--weights`` (default: the model's preset) and
+    the model its file holds; a ``--model`` the file does not hold is refused in one line."""
+    from c3d.model.presets import DEFAULT, DEFAULT_PRESETS
+    from c3d.model.resolve import check_kind, resolve_weights
+    from c3d.model.weights import file_architecture
+
+    path = resolve_weights(weights or DEFAULT_PRESETS.get(model, DEFAULT))
+    return check_kind(path, model, file_architecture(path)), path
 
 
 def add_decoders_argument(parser, *former_names):

@@ -73,7 +73,9 @@ def add_arguments(parser):
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 20)")
     opt.add_argument("--batch-size", type=int, metavar="N", help="clips per batch (default 16)")
-    opt.add_argument("--lr", type=float, help="initial learning rate (c3d 0.001, c3d_bn 0.003)")
+    opt.add_argument(
+        "--lr", type=float, help="initial learning rate (c3d 0.001, c3d_bn 0.003, res3d18 0.001)"
+    )
     opt.add_argument("--schedule", choices=("step", "cosine"), help="default step")
     opt.add_argument(
         "--lr-step-epochs", type=int, metavar="N", help="step schedule: every N epochs (8)"
@@ -112,7 +114,7 @@ def run(args):
     given = {name for name in _OPTION_FIELDS if getattr(args, name) is not None}
     values = {name: getattr(args, name) for name in given}
     if "clip_shape" in values:
-        values["clip_shape"] = parse_input_shape(values["clip_shape"])[:3]
+        values["clip_shape"] = parse_input_shape(values["clip_shape"], args.model or "c3d_bn")[:3]
     if args.resume:
         data_options = None
         if args.data or args.train_list or args.val_list or args.val_dir:

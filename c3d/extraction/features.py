@@ -12,6 +12,7 @@ from c3d.errors import C3DError
 from c3d.extraction.engines.delivery import ExtractionJob, result_arrays
 from c3d.extraction.engines.local import LocalEngine
 from c3d.extraction.engines.model import FeatureModel
+from c3d.model.architectures import of_model
 from c3d.model.builder import feature_model
 from c3d.model.inference import predict_fn
 from c3d.model.loader import DEFAULT_WEIGHTS, cached_model
@@ -26,14 +27,15 @@ __all__ = ["clip_format_for", "extract_features", "extract_videos", "result_arra
 
 
 def clip_format_for(model, mean=None, crops=1):
-    """The ClipFormat of the clips ``model`` takes (C3D's 16x112x112, or its own shape)."""
+    """The ClipFormat of the clips ``model`` takes (C3D's 16x112x112, or its own shape;
+    Res3D-18's frame step and mean)."""
     shape = model.input_shape
     if isinstance(shape, list) or len(shape) != 5 or shape[-1] != 3 or None in shape[1:]:
         raise C3DError(
             f"the model takes input of shape {shape}; C3D clips are (batch, frames, height, "
             "width, 3)"
         )
-    return ClipFormat.from_input_shape(shape[1:], mean=mean, crops=crops)
+    return ClipFormat.for_model(of_model(model).name, mean=mean, crops=crops, input_shape=shape[1:])
 
 
 def run_one(path, predict, *, clip_format, stride, batch_size):

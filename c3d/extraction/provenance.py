@@ -20,6 +20,7 @@ import numpy as np
 from c3d.errors import C3DError
 
 COMPARED = (
+    "model",
     "preset",
     "layer",
     "stride",
@@ -33,6 +34,7 @@ COMPARED = (
 )
 # How a setting is called on the command line, for the one-line message.
 OPTION_NAMES = {
+    "model": "--model",
     "preset": "--preset",
     "layer": "--layer",
     "stride": "--stride",
@@ -45,6 +47,9 @@ OPTION_NAMES = {
     "pca_sha256": "--pca",
 }
 SHIPPED_MEAN = "sports1m (shipped)"
+# What an output written before a setting was recorded was made with: C3D (the only model
+# before Res3D-18).
+UNRECORDED = {"model": "c3d"}
 PROVENANCE_ATTR = "provenance"  # where an HDF5 video group keeps its settings, as JSON
 
 
@@ -63,6 +68,7 @@ def array_sha256(array):
 
 def settings(
     *,
+    model="c3d",
     layer,
     stride,
     precision,
@@ -78,8 +84,10 @@ def settings(
 ):
     """The settings of a run, as recorded in its outputs (JSON-ready).
 
-    ``preset``: the output layout (``c3d.extraction.layouts``); ``pca``: the PCA file
-    features are projected with (its bytes' sha256 is compared).
+    ``model``: the ``--model`` (``c3d.model.architectures``), compared first; an output
+    recorded without one was made by C3D. ``preset``: the output layout
+    (``c3d.extraction.layouts``); ``pca``: the PCA file features are projected with (its
+    bytes' sha256 is compared).
     """
     from c3d import __version__
 
@@ -93,6 +101,7 @@ def settings(
             **extra,
         }
     return {
+        "model": model,
         "layer": layer,
         "stride": int(stride),
         "crops": int(crops),
@@ -125,8 +134,10 @@ def from_json(text, source):
 def first_difference(recorded, wanted):
     """(setting, recorded value, wanted value) of the first compared setting that differs."""
     for name in COMPARED:
-        if recorded.get(name) != wanted.get(name):
-            return name, recorded.get(name), wanted.get(name)
+        old = recorded.get(name, UNRECORDED.get(name))
+        new = wanted.get(name, UNRECORDED.get(name))
+        if old != new:
+            return name, old, new
     return None
 
 

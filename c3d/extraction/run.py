@@ -25,8 +25,8 @@ class ExtractionRequest:
 
     inputs: list
     output: str
-    weights: str  # a name or file (resolved here)
-    layer: str
+    weights: str | None  # a name or file (resolved here); None: the model's preset
+    layer: str | None  # None: the model's default (C3D fc6, Res3D-18 pool5)
     stride: int
     crops: int = 1
     precision: str = "fp32"
@@ -40,6 +40,7 @@ class ExtractionRequest:
     failures: str | None = None
     engine: str = "local"
     engine_options: dict = dataclasses.field(default_factory=dict)
+    model: str | None = None  # --model (c3d.model.architectures); None: the weights file's
 
 
 def h5_path(output):
@@ -121,22 +122,26 @@ def _say(message):
 
 def run_extraction(request):
     """Run ``request``; the exit status (1 if any video failed)."""
+    from c3d.commands.options import resolve_model
     from c3d.commands.reporting import RunReport
-    from c3d.model.loader import resolve_weights
+    from c3d.model.architectures import architecture, check_layer
     from c3d.video.clip_format import ClipFormat
     from c3d.video.inputs import expand_inputs
 
     layout = request.layout
     pca = load_pca(request.pca, request.layer) if layout is not None and layout.needs_pca else None
-    weights = resolve_weights(request.weights)
-    clip_format = ClipFormat(mean=request.mean, crops=request.crops)
+    model_name, weights = resolve_model(request.model, request.weights)
+    layer = check_layer(model_name, request.layer or architecture(model_name).default_layer)
+    # the model's clips: C3D 16 frames, Res3D-18 8 every 2nd minus 128 (c3d.video.clip_format)
+    clip_format = ClipFormat.for_model(model_name, mean=request.mean, crops=request.crops)
     videos, problems = expand_inputs(request.inputs)
     if not videos and not problems:
         raise C3DError("no videos to extract")
     writer = make_writer(request, pca)
     writer.prepare()  # an output that cannot be written fails here, before any model runs
     settings = provenance.settings(
-        layer=request.layer,
+        model=model_name,
+        layer=layer,
         stride=request.stride,
         crops=request.crops,
         fps=request.fps,
@@ -161,7 +166,7 @@ def run_extraction(request):
             "so they could not be checked against this run's"
         )
     job = ExtractionJob(
-        model=ModelSpec(weights, request.precision, request.layer),
+        model=ModelSpec(weights, request.precision, layer),
         clip_format=clip_format,
         stride=request.stride,
         batch_size=request.batch_size,

@@ -63,6 +63,10 @@ def C3D(
     if weights is not None:
         check_buildable(weights, batch_norm)
         weights = resolve_weights(weights)  # fetched on first use, or a one-line error
+        from c3d.model.resolve import check_kind
+        from c3d.model.weights import file_architecture
+
+        check_kind(weights, "c3d", file_architecture(weights))  # not a Res3D-18 file
     from c3d.model.weights import (
         assign_weights,
         check_weight_shapes,
@@ -137,8 +141,12 @@ def C3D_BN(
     )
 
 
-def check_arguments(weights, include_top, num_classes, input_shape):
-    """Refuse bad builder arguments before anything is built; returns the input shape."""
+def check_arguments(weights, include_top, num_classes, input_shape, model_plan=plan):
+    """Refuse bad builder arguments before anything is built; returns the input shape.
+
+    ``model_plan``: the layer plan whose ``check_input_shape`` judges the shape (C3D's, or
+    ``res3d18_plan``).
+    """
     if weights is not None and not isinstance(weights, str) and not hasattr(weights, "__fspath__"):
         raise ValueError(
             "weights must be None, a weights name or a path to a weights file. "
@@ -245,12 +253,25 @@ def c3d_sequential(
 
 
 def create_features_extractor(model, layer="fc6"):
-    """A ``keras.Model`` from the clip input to ``layer``'s output (fc6/fc7 are post-ReLU)."""
+    """A ``keras.Model`` from the clip input to ``layer``'s output (fc6/fc7 are post-ReLU).
+
+    On Res3D-18, a name of a blob that Caffe's in-place ReLU overwrites (``res5b``,
+    ``conv1``, ``res2a`` …) gives that blob as Caffe's extractor wrote it: after the ReLU
+    (``res3d18_plan.BLOBS``). ``pool5`` is the 1x1x1x512 average, as C3D's is its pool.
+    """
+    from c3d.model import architectures
+
+    blobs = getattr(architectures.of_model(model).plan, "BLOBS", {})
     names = [each.name for each in model.layers]
+    if layer in blobs and blobs[layer] in names:
+        extractor = keras.Model(model.inputs[0], model.get_layer(blobs[layer]).output)
+        extractor.name = f"{model.name}_{layer}"
+        return extractor
     if layer not in names:
         raise ValueError(f"model has no layer {layer!r}; layers are: {', '.join(names)}")
     # inputs[0], not inputs: a single-tensor input, so callers may pass a bare array.
-    return keras.Model(model.inputs[0], model.get_layer(layer).output, name=f"c3d_{layer}")
+    prefix = "res3d18" if architectures.of_model(model).name == "res3d18" else "c3d"
+    return keras.Model(model.inputs[0], model.get_layer(layer).output, name=f"{prefix}_{layer}")
 
 
 # The spelling used by earlier Keras ports of C3D, kept so their scripts keep working.
@@ -260,17 +281,24 @@ create_features_exctractor = create_features_extractor
 def feature_model(model, layer=None):
     """A model whose output is ``layer``'s, from a full C3D or a ready feature extractor.
 
-    ``layer`` is a ``--layer`` name (``plan.FEATURE_LAYERS``). With None, a model that
-    already ends at a feature layer (an extractor), or has no fc6 (a custom one), is taken
-    as it is; a full C3D is cut at fc6. A named ``layer`` is always what comes out (an fc7
-    extractor is cut back to fc6). Extractors are made once per model.
+    ``layer`` is a ``--layer`` name of the model's architecture (``FEATURE_LAYERS`` of its
+    plan: fc6/fc7/pool5 for C3D, pool5 for Res3D-18). With None, a model that already
+    ends at a feature layer (an extractor), or has not the default one (a custom model),
+    is taken as it is; a full model is cut at its default layer (C3D fc6, Res3D-18 pool5).
+    A named ``layer`` is always what comes out (an fc7 extractor is cut back to fc6).
+    Extractors are made once per model.
     """
+    from c3d.model import architectures
+
+    arch = architectures.of_model(model)
+    features = arch.feature_layers
     names = [each.name for each in model.layers]
     if layer is None:
-        if names[-1] in plan.FEATURE_LAYERS.values() or plan.FIRST_DENSE not in names:
+        default = features[arch.default_layer]
+        if names[-1] in features.values() or default not in names:
             return model
-        layer = plan.FIRST_DENSE
-    name = plan.FEATURE_LAYERS[plan.check_layer(layer)]
+        layer = arch.default_layer
+    name = features[architectures.check_layer(arch.name, layer)]
     if names[-1] == name:
         return model
     if name not in names:

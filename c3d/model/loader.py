@@ -1,6 +1,7 @@
 """The one way from weights to a ready model, for the CLI, training, evaluation and API scripts.
 
-``load_model`` is ``C3D`` (``c3d.model.builder``) with the options the commands take: the
+``load_model`` is ``C3D`` (``c3d.model.builder``), or Res3D-18 (``c3d.model.res3d18``,
+the file's architecture when no kind is given), with the options the commands take: the
 model kind by name, one-line ``C3DError``s for every problem (a bad input shape too), a
 hint for shape mismatches, and a per-process cache (``cached_model``). Weights names,
 files and fc8's rules are ``c3d.model.resolve``'s, shared with ``C3D(weights=…)``.
@@ -10,19 +11,19 @@ import functools
 import os
 
 from c3d.errors import C3DError
-from c3d.model import plan
 from c3d.model.precision import PRECISIONS, check_precision, dtype_policy  # noqa: F401
 from c3d.model.presets import DEFAULT
 from c3d.model.resolve import (  # noqa: F401  (names the commands import from here)
     WEIGHTS_HINT,
     check_buildable,
     check_classifier,
+    check_kind,
     check_preset_classifier,
     resolve_weights,
 )
 from c3d.model.weights import WeightsFileError, file_classes
 
-MODEL_KINDS = ("c3d", "c3d_bn")
+MODEL_KINDS = ("c3d", "c3d_bn", "res3d18")  # c3d.model.architectures.MODEL_NAMES
 
 # The converted Sports-1M weights in the cache ($C3D_HOME, else ~/.keras/models): found
 # from any working directory, and after a plain `pip install`; fetched on first use.
@@ -39,17 +40,21 @@ def is_weights_name(weights):
 def load_model(
     weights=DEFAULT_WEIGHTS,
     *,
-    kind="c3d",
+    kind=None,
     num_classes=None,
-    input_shape=plan.INPUT_SHAPE,
+    input_shape=None,
     precision="fp32",
     new_head=False,
     need_classifier=False,
     hint="",
 ):
-    """C3D (``kind="c3d"``) or C3D-BN (``"c3d_bn"``) with ``weights`` loaded by layer name.
+    """C3D (``kind="c3d"``), C3D-BN (``"c3d_bn"``) or Res3D-18 (``"res3d18"``) with
+    ``weights`` loaded by layer name.
 
     Args:
+        kind: None takes the weights': a preset's architecture, or ``res3d18`` for a file
+            with Res3D-18's layers, else ``c3d``. A kind the file does not hold is refused.
+        input_shape: None is the model's own (C3D 16x112x112x3, Res3D-18 8x112x112x3).
         weights: a weights name (``c3d weights`` lists them; fetched on first use) or file.
         num_classes: fc8's size; None takes the file's (487 for a file without fc8).
         new_head: a ``num_classes`` other than the file's leaves fc8 freshly initialised
@@ -62,12 +67,28 @@ def load_model(
         hint: appended to the error when the file's layers do not fit the model's shapes,
             e.g. which option to check.
     """
-    if kind not in MODEL_KINDS:
+    if kind is not None and kind not in MODEL_KINDS:
         raise C3DError(f"unknown model {kind!r} (choose from {', '.join(MODEL_KINDS)})")
     check_precision(precision)
+    from c3d.model.architectures import architecture
+    from c3d.model.presets import PRESETS, is_preset
+
+    if kind is None and is_preset(weights):
+        kind = PRESETS[weights].architecture
+    given_shape = input_shape
+
+    def checked_shape(kind):
+        model_plan = architecture(kind).plan
+        shape = model_plan.INPUT_SHAPE if given_shape is None else given_shape
+        try:
+            return model_plan.check_input_shape(shape)
+        except ValueError as exc:
+            raise C3DError(str(exc)) from None
+
+    input_shape = checked_shape(kind)
     try:
-        input_shape = plan.check_input_shape(input_shape)
-        check_buildable(weights, batch_norm=kind == "c3d_bn")
+        network = "res3d18" if kind == "res3d18" else "c3d"
+        check_buildable(weights, batch_norm=kind == "c3d_bn", architecture=network)
     except ValueError as exc:
         raise C3DError(str(exc)) from None
     if need_classifier:
@@ -75,6 +96,13 @@ def load_model(
     path = resolve_weights(weights)  # before Keras loads: a missing file is told at once
     if need_classifier:  # from the file's structure: no array read
         check_classifier(path, file_classes(path))
+    from c3d.model.weights import file_architecture
+
+    in_file = check_kind(path, kind, file_architecture(path))
+    if in_file != kind:  # no kind was given: the file's architecture decides
+        kind, input_shape = in_file, checked_shape(in_file)
+    if kind == "res3d18":
+        return _load_res3d18(path, num_classes, input_shape, precision, new_head, hint)
     from c3d.model.builder import C3D  # Keras loads here, not at import
 
     try:
@@ -88,6 +116,26 @@ def load_model(
         )
     except WeightsFileError as exc:
         raise WeightsFileError(f"{exc}{hint}") from None
+
+
+def _load_res3d18(path, num_classes, input_shape, precision, new_head, hint):
+    """Res3D-18 with the file ``path`` loaded by layer name; fc8 by ``resolve.head_size``."""
+    from c3d.model import res3d18_plan
+    from c3d.model.res3d18 import res3d18_functional
+    from c3d.model.resolve import head_size
+    from c3d.model.weights import assign_weights, classes_in, read_weight_file
+
+    arrays = read_weight_file(path)
+    classes = head_size(path, classes_in(arrays), num_classes, new_head)
+    with dtype_policy(PRECISIONS[precision]):
+        model = res3d18_functional(
+            classes, input_shape, zero_init=res3d18_plan.WEIGHTED_LAYERS[:-1]
+        )
+    try:
+        assign_weights(model, arrays, source=path, optional=(res3d18_plan.CLASSIFIER,))
+    except WeightsFileError as exc:
+        raise WeightsFileError(f"{exc}{hint}") from None
+    return model
 
 
 @functools.lru_cache(maxsize=2)

@@ -8,9 +8,9 @@ the published file on first use (``converter.fetch``).
 Each name is one published file and nothing else: its sources are the same bytes at
 other addresses, never another checkpoint "of the same model" (features from another
 file are other features). Where the publisher gives a size or a sha256, the download is
-checked against it. ``architecture`` says which network the file is for: every row here
-is ``"c3d"``, the layer plan of ``c3d.model.plan``; other architectures add rows with
-their own value, and the loader refuses a row it cannot build.
+checked against it. ``architecture`` says which network the file is for: ``"c3d"``, the
+layer plan of ``c3d.model.plan``, or ``"res3d18"`` (``c3d.model.res3d18_plan``, the rows
+of issue 21 at the end); the loader refuses a row it cannot build.
 
 mmaction2's C3D UCF101 fine-tune (``c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb``)
 is not here: its backbone has our weights' shapes, but pools conv5b with symmetric padding
@@ -119,6 +119,48 @@ def is_preset(weights):
 def others(name):
     """The other presets' names, for a message about ``name``."""
     return [other for other in PRESETS if other != name]
+
+
+# ---- Res3D-18 (C3D v1.1, issue 21) ------------------------------------------------------
+# The C3D authors' Res3D-18 Caffe files (C3D v1.1 fork, upstream-style `layer` messages);
+# `c3d convert` tells the architecture from the file's layers. Sizes and hashes unknown.
+PRESETS.update(
+    {
+        preset.name: preset
+        for preset in (
+            Preset(
+                name="res3d18_sports1m",
+                architecture="res3d18",
+                num_classes=487,
+                description="Res3D-18 (C3D v1.1) trained on Sports-1M by the C3D authors",
+                source_file="c3d_resnet18_sports1m_r2_iter_2800000.caffemodel",
+                source_format="caffe",
+                urls=(
+                    "https://www.dropbox.com/s/qqfrg6h44d4jb46/"
+                    "c3d_resnet18_sports1m_r2_iter_2800000.caffemodel?dl=1",
+                ),
+                labels="sports1m_labels.txt",
+                published_by="the C3D authors (facebookarchive/C3D, C3D-v1.1 examples)",
+            ),
+            Preset(
+                name="res3d18_ucf101",
+                architecture="res3d18",
+                num_classes=101,
+                description="Res3D-18 (C3D v1.1) fine-tuned on UCF101 split 1 by the C3D authors",
+                source_file="c3d_resnet18_ucf101_r2_ft_iter_20000.caffemodel",
+                source_format="caffe",
+                urls=(
+                    "https://www.dropbox.com/s/bf5z2jw1pg07c9n/"
+                    "c3d_resnet18_ucf101_r2_ft_iter_20000.caffemodel?dl=1",
+                ),
+                labels="ucf101_labels.txt",
+                published_by="the C3D authors (facebookarchive/C3D, C3D-v1.1 examples)",
+            ),
+        )
+    }
+)
+# --model -> the weights it takes when --weights is not given
+DEFAULT_PRESETS = {"c3d": DEFAULT, "res3d18": "res3d18_sports1m"}
 
 
 def cache_dir():

@@ -56,14 +56,15 @@ def resolve_weights(weights, download=True):
     return path
 
 
-def check_buildable(weights, batch_norm=False):
+def check_buildable(weights, batch_norm=False, architecture="c3d"):
     """Refuse a preset for another network before anything is fetched or built."""
     if not is_preset(weights):
         return
     preset = PRESETS[weights]
-    if preset.architecture != "c3d":
+    if preset.architecture != architecture:
+        wanted = "Res3D-18" if architecture == "res3d18" else "C3D"
         raise ValueError(
-            f"the {weights!r} weights are for {preset.architecture}, not C3D. "
+            f"the {weights!r} weights are for {preset.architecture}, not {wanted}. "
             f"Received: weights={weights!r}"
         )
     if batch_norm:
@@ -71,6 +72,21 @@ def check_buildable(weights, batch_norm=False):
             f"the {weights!r} weights are C3D's, without BatchNorm: C3D-BN takes None or "
             f"a path to C3D-BN weights. Received: weights={weights!r}"
         )
+
+
+def check_kind(path, kind, in_file):
+    """The model to build: ``kind``, or the file's (``in_file``, ``weights.file_architecture``)
+    when None; a mismatch between Res3D-18 and the C3Ds is refused in one line."""
+    if kind is None:
+        return in_file
+    if (kind == "res3d18") != (in_file == "res3d18"):
+        from c3d.model.architectures import architecture
+
+        raise WeightsFileError(
+            f"{path}: holds {architecture(in_file).title} weights, not "
+            f"{architecture(kind).title}'s (--model {in_file})"
+        )
+    return kind
 
 
 def check_classifier(path, classes, weights=None):

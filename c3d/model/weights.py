@@ -162,6 +162,20 @@ def file_classes(path):
         return int(datasets[0].shape[-1]) if datasets else None
 
 
+def file_architecture(path):
+    """The ``--model`` a weights file is for, from its layer names (no array read):
+    ``res3d18`` when it has Res3D-18's layers, else ``c3d``."""
+    from c3d.model import res3d18_plan
+
+    path = os.fspath(path)
+    with _open(path) as root:
+        try:
+            names = set(weight_datasets(root))
+        except (OSError, KeyError) as exc:
+            raise WeightsFileError(f"{path}: not a readable Keras weights file ({exc})") from None
+    return "res3d18" if res3d18_plan.CONV1.bn in names else "c3d"
+
+
 def classes_in(weights):
     """fc8's class count in {layer: arrays}, or None for a headless file."""
     from c3d.model.plan import CLASSIFIER

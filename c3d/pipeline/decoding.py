@@ -13,7 +13,6 @@ import functools
 
 from c3d.pipeline.messages import Clip, VideoDone, VideoFailed, VideoTurnedDown, failure_reason
 from c3d.video import segments
-from c3d.video.clips import ClipCutter
 from c3d.video.decode import (
     VideoError,
     check_decoded,
@@ -39,12 +38,12 @@ def decode_part(index, path, capture, part, settings, wanted=None, resampler=Non
     """
     clip_format, stride = settings.clip_format, settings.stride
     decoded = segments.PartDecoded(part, next_frame=part.first_frame)
-    length = clip_format.frames
+    length = clip_format.span  # video frames a clip spans (Res3D-18: 8 every 2nd = 16)
     end = part.end_frame
     if wanted is not None:
         last_frame = max(wanted, default=-1) + length
         end = last_frame if end is None else min(end, last_frame)
-    cutter = ClipCutter(stride, length, first_frame=part.first_frame, first_clip=part.first_clip)
+    cutter = clip_format.cutter(stride, first_frame=part.first_frame, first_clip=part.first_clip)
     if resampler is None:
         keep = functools.partial(part.keeps, stride=stride, length=length)
         frames = iter_frames(capture, keep, first_index=part.first_frame)
@@ -113,7 +112,7 @@ def open_job(index, video, settings, claim=None, cut_into=1):
         return VideoFailed(index, failure_reason(path, exc))
     parts = [segments.Part.whole()]
     if cut_into > 1 and settings.can_cut():
-        length = settings.clip_format.frames
+        length = settings.clip_format.span
         parts = segments.plan_parts(declared, cut_into, settings.stride, length)
     return capture, fps, declared, parts
 
@@ -136,7 +135,7 @@ def decode_whole(index, video, settings, capture, fps, declared):
     whole = segments.Part.whole()
     decoded = yield from decode_part(index, path, capture, whole, settings, wanted, resampler)
     read = None if resampler is None else resampler.source_frames
-    error = judge_whole(path, decoded, declared, settings.clip_format.frames, wanted, read)
+    error = judge_whole(path, decoded, declared, settings.clip_format.span, wanted, read)
     if error is not None:
         yield VideoFailed(index, error)
     elif resampler is None:

@@ -54,7 +54,7 @@ class StreamValidation(keras.callbacks.Callback):
         self.batch_size, self.workers = batch_size, workers
 
     def _middle(self, path):
-        return [middle_clip_start(self.reader.frame_count(path), self.reader.format.frames)]
+        return [middle_clip_start(self.reader.frame_count(path), self.reader.format.span)]
 
     def on_epoch_end(self, epoch, logs=None):
         losses, hits = [], 0

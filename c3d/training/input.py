@@ -50,14 +50,19 @@ class ClipReader:
         return count
 
     def read_window(self, path, start):
-        """Frames start … start+T-1, resized (uint8); padded with the last frame if short."""
+        """The clip at ``start``: frames start, start+step, … (T of them, spanning
+        ``format.span`` video frames), resized (uint8); padded with the last frame if short."""
         capture = open_video(path)
         try:
             for _ in range(start):
                 if not capture.grab():
                     break
             frames = []
-            while len(frames) < self.format.frames:
+            for offset in range(self.format.span):
+                if offset % self.format.step:
+                    if not capture.grab():
+                        break
+                    continue
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     break
@@ -71,7 +76,7 @@ class ClipReader:
     def training_clip(self, path, seed):
         """A random window, random crop and (if enabled) random flip, from ``seed``."""
         rng = np.random.default_rng(seed)
-        length = self.format.frames
+        length = self.format.span
         start = int(rng.integers(0, max(self.frame_count(path) - length, 0) + 1))
         offsets = self.format.random_offsets(rng)
         flip = self.flip and bool(rng.integers(0, 2))

@@ -25,14 +25,14 @@ import sys
 from c3d.atomic import atomic_output
 from c3d.errors import C3DError
 from c3d.model.loader import MODEL_KINDS
-from c3d.model.plan import CLIP_SHAPE
 from c3d.video.clip_format import ClipFormat
 
 log = logging.getLogger(__name__)
 
 # Fine-tuning Sports-1M weights takes small steps; C3D-BN starts at the paper's rate for
 # training C3D from scratch (BatchNorm keeps it stable without the paper's care).
-DEFAULT_LR = {"c3d": 0.001, "c3d_bn": 0.003}
+# res3d18: fine-tuning the authors' Sports-1M weights, as C3D's (the lr C3D's fine-tuning uses)
+DEFAULT_LR = {"c3d": 0.001, "c3d_bn": 0.003, "res3d18": 0.001}
 CONFIG_FILE = "config.json"
 CONFIG_FORMAT = "c3d-train-run/1"
 BEST_WEIGHTS = "best.weights.h5"
@@ -56,7 +56,9 @@ class TrainOptions:
     lr_gamma: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    clip_shape: tuple = CLIP_SHAPE  # (T, H, W): --input-shape; the model's is (T, H, W, 3)
+    # (T, H, W): --input-shape; the model's is (T, H, W, 3). None: the model's own clip
+    # (C3D 16x112x112, Res3D-18 8x112x112).
+    clip_shape: tuple | None = None
     mixed_precision: bool = False
     flip: bool = True
     seed: int = 0
@@ -78,7 +80,10 @@ class TrainOptions:
             weights = os.path.abspath(resolve_weights(self.weights))
         else:
             weights = None
-        shape = tuple(int(d) for d in self.clip_shape)[:3]
+        from c3d.model.architectures import architecture
+
+        given = architecture(self.model).plan.CLIP_SHAPE if self.clip_shape is None else None
+        shape = tuple(int(d) for d in (given or self.clip_shape))[:3]
         return dataclasses.replace(self, lr=lr, weights=weights, clip_shape=shape)
 
 
@@ -86,7 +91,8 @@ class TrainOptions:
 
 
 def build_model(kind, num_classes, input_shape, weights=None):
-    """C3D or C3D-BN for (T, H, W) clips; ``weights`` loads all layers but a resized fc8."""
+    """C3D, C3D-BN or Res3D-18 for (T, H, W) clips; ``weights`` loads all layers but a
+    resized fc8."""
     shape = (*tuple(input_shape)[:3], 3)
     if weights is not None:
         from c3d.model.loader import load_model
@@ -100,8 +106,11 @@ def build_model(kind, num_classes, input_shape, weights=None):
             hint=" (is --input-shape right?)",
         )
     from c3d.model.builder import C3D
+    from c3d.model.res3d18 import Res3D18
 
     try:
+        if kind == "res3d18":
+            return Res3D18(num_classes=num_classes, input_shape=shape)
         return C3D(num_classes=num_classes, input_shape=shape, batch_norm=kind == "c3d_bn")
     except ValueError as exc:  # an input shape too small for C3D's pools
         raise C3DError(f"--input-shape: {exc}") from None
@@ -211,7 +220,9 @@ def _new_run(run_dir, options, data_options):
         "format": CONFIG_FORMAT,
         "model": options.model,
         "input_shape": list(options.clip_shape),  # (T, H, W), as runs have always saved it
-        "resize_hw": list(ClipFormat.from_input_shape(options.clip_shape).resize_hw),
+        "resize_hw": list(
+            ClipFormat.for_model(options.model, input_shape=options.clip_shape).resize_hw
+        ),
         "mean": "Sports-1M mean cube, resized to resize_hw and sampled at T frames",
         "class_names": list(train_set.class_names),
         "train_videos": len(train_set),
@@ -267,7 +278,8 @@ def _resumed_run(run_dir, options, given):
 
 def _options_json(options):
     data = dataclasses.asdict(options)
-    data["clip_shape"] = list(data["clip_shape"])
+    shape = data["clip_shape"]
+    data["clip_shape"] = None if shape is None else list(shape)
     return data
 
 
@@ -355,7 +367,7 @@ def train(run_dir, options, data_options=None, resume=False, given=(), workers=N
             raise C3DError(f"{path}: its optimizer state does not fit the run's model")
         log.info("resuming after epoch %d from %s", initial_epoch, path)
 
-    clip_format = ClipFormat.from_input_shape(options.clip_shape)
+    clip_format = ClipFormat.for_model(options.model, input_shape=options.clip_shape)
     failures = DecodeFailures()
     reader = ClipReader(clip_format, failures, flip=options.flip)
     # A resumed run draws other clips than the epochs it continues from did.

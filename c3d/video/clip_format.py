@@ -21,6 +21,13 @@ Caffe recipe above exactly. For other shapes everything scales with the crop:
 A mean cube of another size than the resized frame (the C3D fork also shipped a 128x128
 mean) is aligned on the frame's centre, as the fork's centre crop of both did.
 
+**Other models.** A clip format also says which video frames a clip takes and what is
+subtracted: Res3D-18 (C3D v1.1, ``ClipFormat.for_model("res3d18")``) takes 8 frames every
+2nd video frame (``step`` 2: a clip spans 16 video frames, as C3D's does, so the same
+``--stride`` starts clips at the same frames) and subtracts 128 from every channel
+(``mean=128.0``: the prototxt's ``mean_value``), with the same 128x171 resize and
+(8, 29) centre crop.
+
 **Views.** A clip is seen through one crop (the centre, as above) or ten: the ten crops
 of torchvision's ``TenCrop`` that RTFM-style anomaly-detection codes take their C3D
 features from (tianyu0207/RTFM#62). ``TenCrop(112)`` (torchvision/transforms/functional.py,
@@ -41,7 +48,7 @@ import numpy as np
 
 from c3d.errors import C3DError
 from c3d.model.plan import CLIP_SHAPE
-from c3d.video.clips import CLIP_LENGTH
+from c3d.video.clips import CLIP_LENGTH, ClipCutter
 from c3d.video.mean import load_mean
 
 RESIZE_HW = (128, 171)  # every frame is resized to 128x171 (H x W) before cropping
@@ -64,11 +71,14 @@ class ClipFormat:
 
     Args:
         frames, height, width: the clip the model takes.
-        mean: a mean cube (3, L, H, W) in Caffe order, a mean file, or None for the
-            shipped Sports-1M mean (see ``c3d.video.mean``).
+        mean: a mean cube (3, L, H, W) in Caffe order, a mean file, a number subtracted
+            from every channel (Res3D-18's 128), or None for the shipped Sports-1M mean
+            (see ``c3d.video.mean``).
         resize_hw: what frames are resized to before cropping; default C3D's ratio.
         crops: the views ``views`` gives of a clip: 1 (the centre crop) or 10
             (torchvision's ``TenCrop``, see the module docstring).
+        step: a clip takes every ``step``-th video frame; it spans ``frames * step``
+            video frames (``span``), what clip starts and ``--stride`` count in.
     """
 
     def __init__(
@@ -79,10 +89,14 @@ class ClipFormat:
         mean=None,
         resize_hw=None,
         crops=1,
+        step=1,
     ):
         self.frames, self.height, self.width = int(frames), int(height), int(width)
         if min(self.frames, self.height, self.width) < 1:
             raise ValueError(f"clip shape must be positive. Received: {self.shape}")
+        if isinstance(step, bool) or int(step) != step or step < 1:
+            raise ValueError(f"step must be a positive integer. Received: step={step!r}")
+        self.step = int(step)
         if crops not in CROPS:
             raise ValueError(f"crops must be 1 (centre) or 10 (TenCrop). Received: {crops!r}")
         self.n_views = int(crops)
@@ -95,6 +109,11 @@ class ClipFormat:
         if self.resize_hw[0] < self.height or self.resize_hw[1] < self.width:
             raise ValueError(f"cannot crop {self.height}x{self.width} from {self.resize_hw}")
         self._mean_source = os.fspath(mean) if isinstance(mean, (str, os.PathLike)) else None
+        self.mean_value = None
+        if isinstance(mean, (int, float, np.number)) and not isinstance(mean, bool):
+            self.mean_value = float(mean)  # one value for every pixel and channel
+            # at C3D's 128x171, the size _fit_mean scales a cube from
+            mean = np.full((3, self.frames, *RESIZE_HW), self.mean_value, np.float32)
         self.mean_cube = load_mean(mean)  # as given: (3, L, H, W), what outputs record
         try:
             self._mean, self._mean_offset = _fit_mean(self.mean_cube, self.frames, self.resize_hw)
@@ -108,9 +127,22 @@ class ClipFormat:
         )
 
     @classmethod
-    def from_input_shape(cls, input_shape, mean=None, crops=1):
+    def from_input_shape(cls, input_shape, mean=None, crops=1, step=1):
         """(T, H, W) or (T, H, W, 3) -> ClipFormat."""
-        return cls(*tuple(input_shape)[:3], mean=mean, crops=crops)
+        return cls(*tuple(input_shape)[:3], mean=mean, crops=crops, step=step)
+
+    @classmethod
+    def for_model(cls, model="c3d", mean=None, crops=1, input_shape=None):
+        """The clips of a ``--model`` (``c3d.model.architectures``): its shape, step and mean.
+
+        ``mean`` None takes the model's own (C3D: the Sports-1M cube, Res3D-18: 128).
+        """
+        from c3d.model.architectures import architecture
+
+        arch = architecture(model)
+        shape = arch.input_shape if input_shape is None else input_shape
+        mean = arch.mean_value if mean is None else mean
+        return cls.from_input_shape(shape, mean=mean, crops=crops, step=arch.frame_step)
 
     @property
     def crops(self):
@@ -122,12 +154,22 @@ class ClipFormat:
         return (self.frames, self.height, self.width)
 
     @property
+    def span(self):
+        """Video frames a clip spans: 16 for C3D (16 x 1) and Res3D-18 (8 x 2)."""
+        return self.frames * self.step
+
+    def cutter(self, stride, **where):
+        """A ``ClipCutter`` of this format's clips: ``span`` frames sampled every ``step``."""
+        return ClipCutter(stride, self.span, step=self.step, **where)
+
+    @property
     def input_shape(self):
         return (*self.shape, 3)
 
     def __repr__(self):
         views = "" if self.n_views == 1 else f", crops={self.n_views}"
-        return f"ClipFormat{self.shape}{views}"
+        step = "" if self.step == 1 else f", step={self.step}"
+        return f"ClipFormat{self.shape}{step}{views}"
 
     def resize(self, frame):
         """One BGR uint8 frame resized to ``resize_hw`` (bilinear, still uint8, like Caffe)."""

@@ -3,6 +3,11 @@
 Clips start at 0, stride, 2·stride … while start + length ≤ frames. A video shorter
 than one clip (but not empty) gives one clip padded by repeating its last frame.
 Only a rolling window of ``length`` frames is held, whatever the video's length.
+
+``length`` and ``stride`` count video frames. A clip may sample its window every
+``step``-th frame: Res3D-18 takes 8 frames every 2nd of a 16-frame window
+(``ClipFormat.span`` = frames x step), so with the same ``--stride`` its clips start
+where C3D's do.
 """
 
 import collections
@@ -19,7 +24,7 @@ DEFAULT_STRIDE = 8  # the paper's: clips of 16 frames overlapping by 8
 @dataclasses.dataclass(frozen=True)
 class Clip:
     start: int  # index of the clip's first frame in the video
-    frames: np.ndarray  # (length, H, W, C), the frames as given
+    frames: np.ndarray  # (length // step, H, W, C), the frames as given
     padded: bool  # the video was shorter than a clip; its last frame was repeated
 
 
@@ -65,17 +70,25 @@ def frame_in_a_clip(index, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
 class ClipCutter:
     """Feed frames one by one (``push``), get clips back; ``finish`` at the end of the video.
 
-    Frames that belong to no clip may be pushed as None. After ``finish``, ``n_frames``
-    is the number of frames pushed and ``padded`` whether the one clip was padded.
+    A clip is the window of ``length`` frames ending with the frame pushed, sampled every
+    ``step``-th frame from its start (``length`` a multiple of ``step``): frames
+    start, start + step, … Frames that belong to no clip may be pushed as None. After
+    ``finish``, ``n_frames`` is the number of frames pushed and ``padded`` whether the one
+    clip was padded.
 
     A cutter may start inside a video (a part of it, see ``c3d.video.segments``):
     ``first_frame`` is the index of the first frame pushed, and no clip starting before
     ``first_clip`` is cut (its frames may then be None). ``n_frames`` counts from 0.
     """
 
-    def __init__(self, stride=DEFAULT_STRIDE, length=CLIP_LENGTH, *, first_frame=0, first_clip=0):
+    def __init__(
+        self, stride=DEFAULT_STRIDE, length=CLIP_LENGTH, *, step=1, first_frame=0, first_clip=0
+    ):
         self.stride = check_stride(stride)
         self.length = length
+        self.step = check_stride(step)
+        if length % self.step:
+            raise ValueError(f"a clip's span ({length}) must be a multiple of its step ({step})")
         self.n_frames = int(first_frame)
         self.first_clip = int(first_clip)
         self.padded = False
@@ -87,20 +100,24 @@ class ClipCutter:
         self.n_frames += 1
         start = self.n_frames - self.length
         if start >= self.first_clip and start % self.stride == 0:
-            return Clip(start, np.stack(self._window), padded=False)
+            return Clip(start, self._sampled(self._window), padded=False)
         return None
+
+    def _sampled(self, window):
+        frames = list(window)[:: self.step] if self.step > 1 else window
+        return np.stack(frames)
 
     def finish(self):
         """Return the padded clip of a video shorter than one clip, else None."""
         if 0 < self.n_frames < self.length:
             self.padded = True
-            return Clip(0, np.stack(pad_clip(self._window, self.length)), padded=True)
+            return Clip(0, self._sampled(pad_clip(self._window, self.length)), padded=True)
         return None
 
 
-def iter_clips(frames, stride=DEFAULT_STRIDE, length=CLIP_LENGTH):
+def iter_clips(frames, stride=DEFAULT_STRIDE, length=CLIP_LENGTH, step=1):
     """Yield the Clips of an iterable of frames (None allowed for frames in no clip)."""
-    cutter = ClipCutter(stride, length)
+    cutter = ClipCutter(stride, length, step=step)
     for frame in frames:
         clip = cutter.push(frame)
         if clip is not None:
