@@ -1,9 +1,18 @@
 """Clip views → fixed-size batches of rows → the model's input and output rows.
 
 A row is one view of one clip, tagged ``(video index, start, part, view)``. Rows travel
-as uint8 crops; ``model_rows`` subtracts each row's view mean (float32, as Caffe did)
-into a batch of exactly ``batch_size`` rows — zero rows after the real ones, unless
-``pad_last`` is off — and runs the model on it.
+as uint8 crops up to the model. ``model_rows`` makes a batch of exactly ``batch_size``
+rows — zero rows after the real ones, unless ``pad_last`` is off — and runs the model on
+it, one of two ways:
+
+- the predict has ``on_view_crops`` (``c3d.model.inference.Predictor``, what every c3d
+  command and the API use): the uint8 rows and their views go to the model, whose graph
+  subtracts each row's view mean (``c3d.model.preprocessor``) on its device. Padding rows
+  are zero crops of view ``n_views``, whose mean is zero: they are 0.0 there too.
+- a plain ``f(batch float32)`` (a script's own function, a stand-in): each row minus its
+  view's mean on the CPU (``ClipFormat.subtract_view_means``, float32 as Caffe did).
+
+Both give the model the same float32 numbers, bit for bit (tests/test_preprocessor.py).
 
 Why every batch has the same shape: batches span video boundaries, so where a clip lands
 in a batch depends on which videos came before it (e.g. on which were skipped on a
@@ -65,8 +74,27 @@ def model_input(crops, views, clip_format, batch_size=None):
     return batch
 
 
+def uint8_input(crops, views, clip_format, batch_size=None):
+    """``(crops, views)`` for ``on_view_crops``: the first ``len(views)`` rows of uint8
+    ``crops``, then zero rows of view ``n_views`` (mean zero) up to ``batch_size``."""
+    count = len(views)
+    rows = count if batch_size is None else max(batch_size, count)
+    tags = np.full(rows, clip_format.n_views, np.int32)
+    tags[:count] = views
+    if count == rows:  # a full batch (or no padding): the rows as they are, no copy
+        return crops[:rows], tags
+    padded = np.zeros((rows, *clip_format.input_shape), np.uint8)
+    padded[:count] = crops[:count]
+    return padded, tags
+
+
 def model_rows(predict, crops, views, clip_format, batch_size=None):
-    """The model's (N, D) float32 outputs for N rows (see ``model_input``)."""
-    outputs = np.asarray(predict(model_input(crops, views, clip_format, batch_size)))
+    """The model's (N, D) float32 outputs for N rows (see the module docstring)."""
+    on_view_crops = getattr(predict, "on_view_crops", None)
+    if on_view_crops is not None:
+        outputs = on_view_crops(*uint8_input(crops, views, clip_format, batch_size), clip_format)
+    else:
+        outputs = predict(model_input(crops, views, clip_format, batch_size))
+    outputs = np.asarray(outputs)
     count = len(views)
     return outputs[:count].reshape(count, -1).astype(np.float32, copy=False)

@@ -106,6 +106,7 @@ class ClipFormat:
         self._view_means = np.stack(
             [self.mean_at(o)[:, :, ::-1] if f else self.mean_at(o) for o, f in self._views]
         )
+        self._view_means.setflags(write=False)
 
     @classmethod
     def from_input_shape(cls, input_shape, mean=None, crops=1):
@@ -175,6 +176,14 @@ class ClipFormat:
         """
         return self._mean
 
+    @property
+    def view_means(self):
+        """(V, T, H, W, 3) float32: the mean under each view's crop, mirrored with mirrored
+        views. The one definition both subtractions read: the CPU's
+        (``subtract_view_means``) and the inference graph's
+        (``c3d.model.preprocessor.ViewMeanSubtraction``)."""
+        return self._view_means
+
     def _mean_error(self, problem):
         return C3DError(f"{self._mean_source}: {problem}" if self._mean_source else str(problem))
 
@@ -215,17 +224,23 @@ class ClipFormat:
             clip = clip[:, :, ::-1, :]
         return np.ascontiguousarray(clip)
 
-    def view_crops(self, resized_clip):
-        """The views of a resized (T, rh, rw, 3) clip, still uint8: (V, T, H, W, 3).
+    def view_crops(self, resized):
+        """The views of a resized clip (T, rh, rw, 3), or of one frame (rh, rw, 3), still
+        uint8: (V, T, H, W, 3), or (V, H, W, 3) for a frame.
 
         View v is the crop at ``view_offsets()[v]``, mirrored where that view is. What
         travels from the decoders to the model (a quarter of float32 clips' bytes); the
-        mean is subtracted where the batch is made (``subtract_view_means``).
+        mean is subtracted where the batch is made (``subtract_view_means``) or in the
+        model's graph (``c3d.model.preprocessor``). The decoders crop each frame once,
+        as it is resized (``c3d.pipeline.decoding``): a clip is then a stack of its
+        frames' crops, contiguous, never a strided crop of a stack of whole frames.
         """
-        out = np.empty((len(self._views), *self.input_shape), resized_clip.dtype)
+        out = np.empty(
+            (len(self._views), *resized.shape[:-3], *self.input_shape[1:]), resized.dtype
+        )
         for view, ((top, left), flip) in zip(out, self._views, strict=True):
-            crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
-            view[...] = crop[:, :, ::-1, :] if flip else crop
+            crop = resized[..., top : top + self.height, left : left + self.width, :]
+            view[...] = crop[..., ::-1, :] if flip else crop
         return out
 
     def subtract_view_means(self, crops, views, out=None):
