@@ -48,9 +48,9 @@ class Batcher:
     def add(self, clip):
         """Take a ``messages.Clip``; return the batches it filled (usually none or one)."""
         full = []
-        for view, crop in enumerate(clip.views):  # one row per view
+        for view in range(clip.n_views):  # one row per view
             batch = self._batch
-            batch.crops[len(batch.tags)] = crop
+            clip.view(view, out=batch.crops[len(batch.tags)])  # the clip's one copy
             batch.tags.append((clip.index, clip.start, clip.part, view))
             if len(batch.tags) == self.batch_size:
                 full.append(batch)

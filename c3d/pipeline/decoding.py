@@ -11,8 +11,6 @@ decoding tasks run these same generators; only where the messages go differs.
 
 import functools
 
-import numpy as np
-
 from c3d.pipeline.messages import Clip, VideoDone, VideoFailed, VideoTurnedDown, failure_reason
 from c3d.video import segments
 from c3d.video.clips import ClipCutter
@@ -46,28 +44,27 @@ def decode_part(index, path, capture, part, settings, wanted=None, resampler=Non
     if wanted is not None:
         last_frame = max(wanted, default=-1) + length
         end = last_frame if end is None else min(end, last_frame)
-    cutter = ClipCutter(stride, length, first_frame=part.first_frame, first_clip=part.first_clip)
+    cutter = ClipCutter(
+        stride, length, first_frame=part.first_frame, first_clip=part.first_clip, stack=False
+    )
     if resampler is None:
         keep = functools.partial(part.keeps, stride=stride, length=length)
         frames = iter_frames(capture, keep, first_index=part.first_frame)
     else:  # clips are cut from the resampled frames: every frame of the file is needed
         frames = resampler.frames(iter_frames(capture))
 
-    def message(start, frame_views):
-        # (T, V, H, W, 3) stacked by the cutter -> (V, T, H, W, 3), a view of it, no copy
-        return Clip(index, start, np.moveaxis(frame_views, 1, 0), part.number)
+    def message(start, frames):
+        return Clip(index, start, frames, part.number)
 
     try:
         for frame in frames:
             if frame is not None:
                 decoded.record(cutter.n_frames, frame)
-            # Each frame is resized once, as it is decoded (uint8, like Caffe C3D), and
-            # cropped to its views at once: the cutter stacks 16 small contiguous crops
-            # into a clip, which then needs no copy before its batch. Stacking whole
-            # resized frames and cropping the stack cost 2.3x the copying (SD video,
-            # one core: 145 µs a clip against 63 µs).
+            # Each frame is resized once, as it is decoded (uint8, like Caffe C3D); its
+            # views are views into it, and the cutter does not stack: a clip's pixels
+            # are copied once, into its batch row (``Clip.view``).
             if frame is not None:
-                frame = clip_format.view_crops(clip_format.resize(frame))
+                frame = clip_format.frame_views(clip_format.resize(frame))
             clip = cutter.push(frame)
             decoded.next_frame = cutter.n_frames
             if clip is not None and part.wants(clip.start):
@@ -116,7 +113,7 @@ def open_job(index, video, settings, claim=None, cut_into=1):
     try:
         if claim is not None and not claim(video):
             return VideoTurnedDown(index)
-        capture = open_video(path, gpu=settings.gpu_decode)
+        capture = open_video(path, gpu=settings.gpu_decode, threads=settings.capture_threads())
         fps, declared = video_fps(capture), declared_frame_count(capture)
     except Exception as exc:
         return VideoFailed(index, failure_reason(path, exc))
@@ -173,7 +170,7 @@ def decode_cut_part(index, path, part, settings, capture=None):
     ``capture`` is given); return its ``PartDecoded``, ``error`` set if it failed."""
     try:
         if capture is None:
-            capture = open_video(path)
+            capture = open_video(path, threads=settings.capture_threads())
             if not seek(capture, part.first_frame):
                 capture.release()
                 raise VideoError(f"{path}: cannot seek to frame {part.first_frame}")
@@ -196,7 +193,7 @@ def finish_split(index, path, decoded_parts, declared, fps, settings):
         # A seek that could not be proven: the rest again, from frame 0 in one piece.
         rest = segments.Part.rest(len(decoded_parts), verdict.redo_from)
         try:
-            capture = open_video(path)
+            capture = open_video(path, threads=settings.capture_threads())
         except Exception as exc:
             yield VideoFailed(index, failure_reason(path, exc))
             return

@@ -224,24 +224,32 @@ class ClipFormat:
             clip = clip[:, :, ::-1, :]
         return np.ascontiguousarray(clip)
 
-    def view_crops(self, resized):
-        """The views of a resized clip (T, rh, rw, 3), or of one frame (rh, rw, 3), still
-        uint8: (V, T, H, W, 3), or (V, H, W, 3) for a frame.
+    def view_crops(self, resized_clip):
+        """The views of a resized (T, rh, rw, 3) clip, still uint8: (V, T, H, W, 3).
 
         View v is the crop at ``view_offsets()[v]``, mirrored where that view is. What
         travels from the decoders to the model (a quarter of float32 clips' bytes); the
-        mean is subtracted where the batch is made (``subtract_view_means``) or in the
-        model's graph (``c3d.model.preprocessor``). The decoders crop each frame once,
-        as it is resized (``c3d.pipeline.decoding``): a clip is then a stack of its
-        frames' crops, contiguous, never a strided crop of a stack of whole frames.
+        mean is subtracted where the batch is made (``subtract_view_means``).
         """
-        out = np.empty(
-            (len(self._views), *resized.shape[:-3], *self.input_shape[1:]), resized.dtype
-        )
+        out = np.empty((len(self._views), *self.input_shape), resized_clip.dtype)
         for view, ((top, left), flip) in zip(out, self._views, strict=True):
-            crop = resized[..., top : top + self.height, left : left + self.width, :]
-            view[...] = crop[..., ::-1, :] if flip else crop
+            crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
+            view[...] = crop[:, :, ::-1, :] if flip else crop
         return out
+
+    def frame_views(self, resized_frame):
+        """The V views of one resized (rh, rw, 3) frame: numpy views into it, no copy.
+
+        The decoders take these as each frame is resized; a clip's view is then written
+        once, straight into its batch row (``c3d.pipeline.messages.Clip.view``), the
+        same pixels as ``view_crops`` gives.
+        """
+        return tuple(
+            resized_frame[top : top + self.height, left : left + self.width][
+                :, :: -1 if flip else 1
+            ]
+            for (top, left), flip in self._views
+        )
 
     def subtract_view_means(self, crops, views, out=None):
         """The first N rows of view ``crops`` minus the mean of each one's view -> float32.

@@ -19,7 +19,7 @@ DEFAULT_STRIDE = 8  # the paper's: clips of 16 frames overlapping by 8
 @dataclasses.dataclass(frozen=True)
 class Clip:
     start: int  # index of the clip's first frame in the video
-    frames: np.ndarray  # (length, H, W, C), the frames as given
+    frames: np.ndarray  # (length, H, W, C), the frames as given (a tuple: stack=False)
     padded: bool  # the video was shorter than a clip; its last frame was repeated
 
 
@@ -71,9 +71,22 @@ class ClipCutter:
     A cutter may start inside a video (a part of it, see ``c3d.video.segments``):
     ``first_frame`` is the index of the first frame pushed, and no clip starting before
     ``first_clip`` is cut (its frames may then be None). ``n_frames`` counts from 0.
+
+    ``stack=False``: a Clip's ``frames`` is the tuple of the frames pushed, not one
+    array, for a caller that copies them once itself (the decoders write them straight
+    into their batch rows: stacking first copied every frame once more).
     """
 
-    def __init__(self, stride=DEFAULT_STRIDE, length=CLIP_LENGTH, *, first_frame=0, first_clip=0):
+    def __init__(
+        self,
+        stride=DEFAULT_STRIDE,
+        length=CLIP_LENGTH,
+        *,
+        first_frame=0,
+        first_clip=0,
+        stack=True,
+    ):
+        self._stack = np.stack if stack else tuple
         self.stride = check_stride(stride)
         self.length = length
         self.n_frames = int(first_frame)
@@ -87,14 +100,14 @@ class ClipCutter:
         self.n_frames += 1
         start = self.n_frames - self.length
         if start >= self.first_clip and start % self.stride == 0:
-            return Clip(start, np.stack(self._window), padded=False)
+            return Clip(start, self._stack(self._window), padded=False)
         return None
 
     def finish(self):
         """Return the padded clip of a video shorter than one clip, else None."""
         if 0 < self.n_frames < self.length:
             self.padded = True
-            return Clip(0, np.stack(pad_clip(self._window, self.length)), padded=True)
+            return Clip(0, self._stack(pad_clip(self._window, self.length)), padded=True)
         return None
 
 

@@ -133,10 +133,10 @@ def decode_videos(batch, *, settings, claim):
                     yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
                 yield _end_row(message, shape)
                 break
-            for view, crop in enumerate(message.views):
+            for view in range(message.n_views):
                 starts.append(message.start)
                 views.append(view)
-                crops.append(crop)
+                crops.append(message.view(view))
                 if len(starts) == ROWS_PER_BLOCK:
                     yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
                     starts, views, crops = [], [], []
@@ -417,6 +417,7 @@ class RayEngine:
                 stride=job.stride,
                 batch_size=job.batch_size or default_batch_size(accelerator=gpus > 0),
                 fps=job.fps,
+                decoder_threads=1,  # a decoding task holds one CPU
             )
             delivery = Delivery(job, writer, report)
             root = os.path.join(os.path.dirname(writer.claims_folder), PARTS)
