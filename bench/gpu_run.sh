@@ -5,18 +5,20 @@
 #
 #   bash bench/gpu_run.sh [bench.gpu options…]      (they override the defaults below)
 #   C3D_BENCH_TINY=1 bash bench/gpu_run.sh           a rehearsal on a CPU, tiny sizes
+#                                                    (tests/test_bench.py runs it so)
 #
 # Wheels carried in .whl/ (see the device notes) are installed first into /tmp/site.
 # Sections run one after another, each merging the JSON of the one before, so a section
 # that overruns leaves the figures of those before it. Results: $OUT (the device call's
-# folder) or bench/results, gpu-*.json; the last one holds every figure.
+# folder; pass no --out) or bench/results, gpu-*.json; the last one holds every figure.
 # C3D_BENCH_LONG_SECONDS: the generated 720p video's length (default 600: issue 23's
 # 10 minutes; about 18,000 frames to write first, once, into the cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+python="${PYTHON:-python3}"
 
 if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
@@ -35,7 +37,7 @@ else
          --long-size 1280x720 --train-batch 16 --train-steps 10)
 fi
 
-python3 - <<'PY' || true
+"$python" - <<'PY' || true
 import os, shutil, subprocess
 print("gpu_run:", shutil.which("nvidia-smi") and subprocess.run(
     ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
@@ -46,7 +48,7 @@ status=0
 merge=()
 for section in model decode e2e train; do
   started=$SECONDS
-  python3 -m bench.gpu --sections "$section" "${sizes[@]}" --cache "$cache" --out "$out" \
+  "$python" -m bench.gpu --sections "$section" "${sizes[@]}" --cache "$cache" --out "$out" \
     "${merge[@]}" "$@" || status=$?  # 1: a target missed; the next sections still run
   latest=$(ls -t "$out"/gpu-*.json 2>/dev/null | head -n 1)
   [ -n "$latest" ] && merge=(--merge "$latest")
