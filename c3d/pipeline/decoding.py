@@ -47,8 +47,13 @@ def decode_part(index, path, capture, part, settings, wanted=None, resampler=Non
     cutter = ClipCutter(
         stride, length, first_frame=part.first_frame, first_clip=part.first_clip, stack=False
     )
+    # What each frame costs beyond decode + resize is the decoders' overhead (issue 23:
+    # at most 10% of a core): per-frame Python calls that cannot matter are skipped.
+    digests = bool(part.head or part.tail)  # only a cut's frames are digested
     if resampler is None:
-        keep = functools.partial(part.keeps, stride=stride, length=length)
+        keep = None  # every frame is in a clip (stride <= length, no cut to prove)
+        if digests or part.first_clip > 0 or stride > length:
+            keep = functools.partial(part.keeps, stride=stride, length=length)
         frames = iter_frames(capture, keep, first_index=part.first_frame)
     else:  # clips are cut from the resampled frames: every frame of the file is needed
         frames = resampler.frames(iter_frames(capture))
@@ -59,11 +64,11 @@ def decode_part(index, path, capture, part, settings, wanted=None, resampler=Non
     try:
         for frame in frames:
             if frame is not None:
-                decoded.record(cutter.n_frames, frame)
-            # Each frame is resized once, as it is decoded (uint8, like Caffe C3D); its
-            # views are views into it, and the cutter does not stack: a clip's pixels
-            # are copied once, into its batch row (``Clip.view``).
-            if frame is not None:
+                if digests:
+                    decoded.record(cutter.n_frames, frame)
+                # Each frame is resized once, as it is decoded (uint8, like Caffe C3D);
+                # its views are views into it, and the cutter does not stack: a clip's
+                # pixels are copied once, into its batch row (``Clip.view``).
                 frame = clip_format.frame_views(clip_format.resize(frame))
             clip = cutter.push(frame)
             decoded.next_frame = cutter.n_frames
