@@ -238,7 +238,7 @@ def decoding(workdir, long_frames=4800, short_frames=600, size=(320, 240), video
     """Decode figures with 1, 2 and 4 decoders: one long video, and several shorter ones.
 
     The long one (by default 4800 frames, 2m40s at 30 fps, 320x240 mp4v) is cut into up
-    to 4 parts of at least ``c3d.video.segments.MIN_PART_FRAMES`` (1024) frames.
+    to 4 parts of at least ``c3d.video.segments.MIN_PART_FRAMES`` (256) frames.
     """
     from synthetic_videos import write_video
 
