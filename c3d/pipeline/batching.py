@@ -45,8 +45,7 @@ class Batcher:
     run at once (NumPy releases the GIL while it copies) and no thread of its own, no
     queue hop, stands between a decoder and the model. A batch is handed out, by the
     ``add`` that wrote its last row, once all its rows are reserved and written. (A
-    batcher thread fed by a queue of clips cost one hop and one thread switch a clip:
-    on one pinned core, 10% of the floor's time on SD video.)
+    batcher thread fed by a queue of clips cost a hop and a thread switch a clip.)
     """
 
     def __init__(self, batch_size, input_shape):

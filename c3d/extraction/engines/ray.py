@@ -6,7 +6,8 @@
     CPU tasks      ``decoding.decode_video`` with the run's ``ClaimCheck``: each clip's views
                    as uint8 rows (ROWS_PER_BLOCK a block), then one end row per video
     actor pool     ``replicas`` model replicas (``gpus_per_replica`` each): ``batching
-                   .model_rows`` (the mean, padding to ``batch_size``, the model) → each
+                   .model_rows`` (padding to ``batch_size``; the model, uint8 in, the mean
+                   subtracted in its graph) → each
                    batch's rows as part files per video, in a folder of this run
     driver         ``assembly.Completion`` per video; once complete, an assembly task reads
                    its part files (``assembly.Assembly``) and writes it with the local
@@ -15,7 +16,8 @@
 Why this shape:
 
 - The same arrays as the local engine: the same decoding generators, uint8 view crops, the
-  same mean subtraction and zero padding to ``batch_size`` (``c3d.pipeline.batching``), the
+  same mean subtraction (in the model's graph) and zero padding to ``batch_size``
+  (``c3d.pipeline.batching``), the
   same assembly and writers. Every option therefore works here: ``--preset``, ``--crops
   10``, ``--fps``, ``--format h5`` (tasks stage, the driver packs at the end).
 - Memory stays bounded on the driver: it holds a set of (start, view, part) per video in
