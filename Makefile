@@ -1,6 +1,7 @@
 # c3d-keras — every target works natively (a .venv made on demand) and, for the
 # targets that run the model, in the GPU Docker image when a Docker engine answers.
-#   make example           classify + extract features of the example video
+#   make example           classify, plot and extract features of the example video (fetches
+#                          the Sports-1M weights into the cache on first use; WEIGHTS=ucf101 …)
 #   make test              the test suite (sets itself up first)
 #   USE_DOCKER=0|1         force native / Docker (default: Docker if `docker info` works)
 
@@ -10,7 +11,8 @@ VPY         := $(VENV)/bin/python
 IMAGE       ?= c3d-keras:latest
 MODELS      ?= $(CURDIR)/models
 # The converted Sports-1M weights: the repository's models/ when they are there, else the
-# name `sports1m`, which c3d finds in its cache ($C3D_HOME, else ~/.keras/models).
+# name `sports1m`, which c3d finds in its cache ($C3D_HOME, else ~/.keras/models) or fetches
+# there on first use (`c3d weights` lists the other names).
 WEIGHTS     ?= $(or $(wildcard models/c3d_sports1m.weights.h5),sports1m)
 CAFFEMODEL  ?=
 EXAMPLE     ?= examples/v_BaseballPitch_g01_c01.avi

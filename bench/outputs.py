@@ -6,6 +6,9 @@
    complete new file with every group copied.
 2. 60 one-clip videos extracted by one ``c3d extract`` process, then by 3 processes started
    together on the same inputs and output: wall times, and the videos each did.
+3. ``c3d pack`` of that 20,000-video index into one plain HDF5 file (issue 22), in a fresh
+   process: wall seconds and peak RSS (the pack streams a video at a time, so its memory
+   should not grow with the index).
 """
 
 import os
@@ -84,6 +87,25 @@ def top_up(workdir):
         "h5_topup_20000_plus_10_mb_written": written / 1e6,
         "h5_rewrite_20000_plus_10_seconds": rewrite_seconds,
         "h5_rewrite_20000_plus_10_mb_written": rewrite_written / 1e6,
+    }
+
+
+def pack_index(workdir, peak_rss_of):
+    """Time and peak memory of ``c3d pack`` over the index ``top_up`` left in ``workdir``."""
+    index = os.path.join(workdir, "big.h5")
+    packed = os.path.join(workdir, "packed.h5")
+    os.sync()
+    figures = peak_rss_of(["pack", index, "-o", packed], workdir)
+    videos = len(group_keys(packed))
+    size = os.path.getsize(packed)
+    os.remove(packed)
+    return {
+        "pack_20000_videos_seconds": figures["seconds"],
+        "pack_20000_videos_peak_rss_mb": figures["peak_rss_mb"],
+        "pack_20000_videos_rss_late_growth_mb": figures["second_half_peak_mb"]
+        - figures["first_half_peak_mb"],
+        "pack_20000_videos_file_mb": size / 1e6,
+        "pack_20000_videos_count": videos,
     }
 
 

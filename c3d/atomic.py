@@ -2,15 +2,21 @@
 
 ``atomic_output`` keeps what the user set up around an output: a symlinked output stays a
 symlink (the file it points to is replaced), and a replaced file keeps its permissions.
+
+Nothing here is Linux-only: locks are ``filelock``'s (``flock`` on Linux and macOS,
+``LockFileEx`` on Windows) and process liveness is psutil's, so every command that writes
+imports and runs on a laptop too (no ``fcntl`` import, no ``/proc`` read).
 """
 
 import contextlib
 import errno
-import fcntl
 import os
 import secrets
 import shutil
 import stat
+
+import filelock
+import psutil
 
 from c3d.errors import C3DError
 
@@ -38,13 +44,25 @@ def temporary_owner_alive(name):
 
 
 def pid_alive(pid):
+    """Whether process ``pid`` runs on this machine (a zombie, killed but not yet reaped by
+    its parent, does not). psutil, not ``os.kill(pid, 0)``: on Windows that kills it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except OSError:  # e.g. EPERM: it exists
-        return True
-    return True
+    except (psutil.AccessDenied, OSError, ValueError):  # it exists, but is not ours to see
+        return psutil.pid_exists(pid) if isinstance(pid, int) and pid > 0 else False
+
+
+def process_start_time(pid):
+    """When process ``pid`` started (seconds since the epoch, psutil's), None where unknown.
+
+    With the pid it names one process: a pid is reused once its process ends.
+    """
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.Error, OSError, ValueError):
+        return None
 
 
 def remove_stale_temporaries(folder, recursive=True):
@@ -95,15 +113,16 @@ def check_folder_writable(folder, what):
 
 @contextlib.contextmanager
 def locked(folder, name="lock"):
-    """Hold ``folder/name`` exclusively: one process at a time (``fcntl.flock``, which the
-    kernel releases if the holder dies, so a killed run never leaves it taken)."""
+    """Hold ``folder/name`` exclusively: one holder at a time, threads of one process included.
+
+    ``filelock.FileLock``: ``flock`` on Linux and macOS, ``LockFileEx`` on Windows, both
+    released by the operating system if the holder dies, so a killed run never leaves it
+    taken. A new lock object each time (filelock's locks are re-entrant per object): two
+    threads holding separate objects exclude each other, as two processes do.
+    """
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, name), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with filelock.FileLock(os.path.join(folder, name), thread_local=False):
+        yield
 
 
 @contextlib.contextmanager

@@ -15,14 +15,16 @@ from c3d.errors import C3DError
 # sub-command -> (module with add_arguments/run, one-line help)
 COMMANDS = {
     "extract": ("c3d.commands.extract", "extract C3D features (fc6/fc7/pool5) from videos"),
-    "classify": ("c3d.commands.classify", "classify videos into Sports-1M classes"),
+    "classify": ("c3d.commands.classify", "classify videos (Sports-1M or UCF101 classes)"),
     "pca": ("c3d.commands.pca", "fit a PCA file (ActivityNet's layout) to extracted features"),
+    "pack": ("c3d.commands.pack", "write one self-contained HDF5 file from a features index"),
     "convert": (
         "converter.commands",
         "convert C3D weights (Caffe, PyTorch, Keras 1/2) to Keras 3 weights",
     ),
     "convert-mean": ("converter.commands", "convert a Caffe mean .binaryproto to .npy"),
-    "fetch-weights": ("converter.commands", "download and convert the Sports-1M weights"),
+    "weights": ("c3d.commands.weights", "list the weights known by name, cached or not"),
+    "fetch-weights": ("converter.commands", "download and convert weights by name"),
     "train": ("c3d.commands.train", "train C3D-BN or fine-tune C3D on labelled videos"),
     "evaluate": ("c3d.commands.evaluate", "clip and video accuracy of trained weights"),
     "summary": ("c3d.commands.summary", "print the model's layer table"),

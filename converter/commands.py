@@ -1,4 +1,4 @@
-"""``c3d convert``, ``c3d convert-mean`` and ``c3d fetch-weights`` (``make convert-weights``).
+"""``c3d convert``, ``c3d convert-mean``, ``c3d fetch-weights [NAME…]`` (``make convert-weights``).
 
 Results (the layer mapping table) go to stdout, logs and progress to stderr. Keras and
 TensorFlow load only when a conversion runs, so ``c3d --help`` stays fast.
@@ -8,7 +8,7 @@ import os
 import sys
 
 from c3d.errors import C3DError
-from c3d.model.presets import CACHE_ENV, DEFAULT_CACHE, SPORTS1M, cache_dir
+from c3d.model.presets import CACHE_ENV, DEFAULT, DEFAULT_CACHE, MIRRORS_ENV, OFFLINE_ENV, PRESETS
 
 
 def add_arguments(name, parser):
@@ -40,10 +40,18 @@ def add_arguments(name, parser):
         parser.add_argument("output", metavar="OUT.npy", help="numpy file to write")
     elif name == "fetch-weights":
         parser.description = (
-            f"Download the C3D authors' Sports-1M model ({SPORTS1M.source_file}, ~320 MB) "
-            f"into MODELS_DIR unless it is there (a partial download is resumed), then "
-            f"convert it to MODELS_DIR/{SPORTS1M.file_name}, where --weights sports1m "
-            f"(the default of c3d extract and classify) finds it."
+            "Download published C3D weights by name (`c3d weights` lists them) into "
+            "MODELS_DIR unless they are there (a partial download is resumed; the size and "
+            "sha256 checked where published), then convert them to MODELS_DIR/"
+            "c3d_NAME.weights.h5, where --weights NAME finds them. "
+            f"{MIRRORS_ENV}: base URLs tried first, the published file name appended; "
+            f"{OFFLINE_ENV}=1: convert only what is already there (or download from --url)."
+        )
+        parser.add_argument(
+            "names",
+            nargs="*",
+            metavar="NAME",
+            help=f"weights to fetch: {', '.join(PRESETS)} (default {DEFAULT})",
         )
         parser.add_argument(
             "--models-dir",
@@ -52,13 +60,16 @@ def add_arguments(name, parser):
             f"else {DEFAULT_CACHE})",
         )
         parser.add_argument(
-            "--caffemodel", metavar="PATH", help="use this .caffemodel instead of downloading"
+            "--caffemodel",
+            metavar="PATH",
+            help="convert this copy of the published file instead of downloading (one NAME)",
         )
         parser.add_argument(
             "--url",
             action="append",
             metavar="URL",
-            help="download from URL (repeatable; default: " + " then ".join(SPORTS1M.urls) + ")",
+            help="download from URL instead of the mirrors and published sources "
+            "(repeatable; one NAME)",
         )
     else:
         raise ValueError(f"converter.commands has no command {name!r}")
@@ -97,16 +108,30 @@ def _convert_mean(mean_path, output):
     print(f"{output}: float32 {mean.shape} (C, L, H, W), BGR channel means {channel_means}")
 
 
-def _fetch_weights(models_dir, caffemodel, urls):
-    from converter.download import fetch
+def _fetch_weights(names, models_dir, caffemodel, urls):
+    """Fetch each preset; the layer mapping of each conversion on stdout, as ``convert``'s."""
+    import logging
 
-    models_dir = cache_dir() if models_dir is None else models_dir
-    if caffemodel is None:
-        caffemodel = fetch(os.path.join(models_dir, SPORTS1M.source_file), urls or SPORTS1M.urls)
-    elif not os.path.isfile(caffemodel):
-        raise C3DError(f"{caffemodel}: no such file")
-    os.makedirs(models_dir, exist_ok=True)
-    _convert(caffemodel, os.path.join(models_dir, SPORTS1M.file_name))
+    from c3d.model.presets import offline
+    from converter.convert import format_table
+    from converter.fetch import fetch_preset
+
+    names = list(dict.fromkeys(names or [DEFAULT]))
+    unknown = [name for name in names if name not in PRESETS]
+    if unknown:
+        raise C3DError(f"unknown weights {unknown[0]!r} (choose from {', '.join(PRESETS)})")
+    if (caffemodel or urls) and len(names) > 1:
+        raise C3DError("--caffemodel and --url are for one NAME at a time")
+    for name in names:
+        path = fetch_preset(
+            name,
+            folder=models_dir,
+            allow_download=bool(urls) or not offline(),  # an explicit --url is asked for
+            urls=urls,
+            source=caffemodel,
+            report=lambda c: print(format_table(c.rows, c.source.column), flush=True),
+        )
+        logging.getLogger(__name__).info("%s: %s", name, path)
 
 
 def run(args):
@@ -115,7 +140,7 @@ def run(args):
     elif args.command == "convert-mean":
         _convert_mean(args.mean, args.output)
     elif args.command == "fetch-weights":
-        _fetch_weights(args.models_dir, args.caffemodel, args.url)
+        _fetch_weights(args.names, args.models_dir, args.caffemodel, args.url)
     else:
         raise C3DError(f"unknown command {args.command!r}")
     return 0

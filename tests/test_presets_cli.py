@@ -128,7 +128,7 @@ def test_contradicting_options_are_refused_in_one_line(tmp_path, capsys):
         (["--pca", "p.h5"], "--pca without --preset"),
         (["--preset", "sultani", "--pca", "p.h5"], "--pca is for --preset activitynet"),
         (["--crops", "5"], "--crops must be 1 or 10. Received: 5"),
-        (["--fps", "0"], "--fps must be a positive number"),
+        (["--fps", "0"], "--fps must be a number of frames per second above 0"),
     ]
     for options, message in refusals:
         assert extract(video, "-o", tmp_path / "out", *options) == 1, options

@@ -18,11 +18,19 @@ LOCAL_OPTIONS = {"decoders": "--decoders", "gpu_decode": "--gpu-decode"}
 
 
 def add_arguments(parser):
-    from c3d.commands.options import add_decoding_arguments, add_model_arguments
+    from c3d.commands.options import (
+        MAX_GPUS_PER_REPLICA,
+        MAX_REPLICAS,
+        add_decoding_arguments,
+        add_model_arguments,
+        range_text,
+    )
+    from c3d.extraction.claims import DEFAULT_TIMEOUT_S, TIMEOUT_RANGE_S
     from c3d.extraction.engines import ENGINES
     from c3d.extraction.layouts import LAYOUTS
     from c3d.extraction.run import H5_DEFAULT_NAME
     from c3d.model.plan import FEATURE_LAYERS
+    from c3d.video.resample import MAX_FPS
 
     parser.add_argument(
         "inputs",
@@ -64,7 +72,7 @@ def add_arguments(parser):
         default=None,
         metavar="N",
         help="resample each video to N frames/s (nearest timestamp) before cutting clips "
-        "(default: its native rate)",
+        f"(default: its native rate; above 0, at most {MAX_FPS:g})",
     )
     parser.add_argument(
         "--pca",
@@ -76,6 +84,15 @@ def add_arguments(parser):
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose output exists")
     parser.add_argument(
         "--failures", metavar="FILE", default=None, help="write the failed videos here, one a line"
+    )
+    parser.add_argument(
+        "--claim-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="processes sharing OUT claim each video, and renew their claims while they work; "
+        "a claim not renewed for this long is taken over, whichever host made it "
+        f"({DEFAULT_TIMEOUT_S:g}; {range_text(*TIMEOUT_RANGE_S)})",
     )
     add_decoding_arguments(parser)
     engine = parser.add_argument_group("engine")
@@ -100,7 +117,7 @@ def add_arguments(parser):
         metavar="N",
         default=None,
         help="model replicas with --engine ray (default: one per GPU of the cluster, else 1; "
-        "--workers: its former name)",
+        f"{range_text(1, MAX_REPLICAS)}; --workers: its former name)",
     )
     engine.add_argument(
         "--gpus-per-replica",
@@ -109,13 +126,25 @@ def add_arguments(parser):
         type=float,
         metavar="G",
         default=None,
-        help="GPUs per model replica with --engine ray (default: 1 on a cluster with GPUs, else 0)",
+        help="GPUs per model replica with --engine ray (default: 1 on a cluster with GPUs, "
+        f"else 0; {range_text(0, MAX_GPUS_PER_REPLICA)}; --gpus-per-worker: its former name)",
     )
+
+
+def check_numbers(args, crops):
+    """The ranges of extract's numeric options not checked elsewhere: --stride, --batch-size
+    (what fits in memory, for ``crops`` views a clip), --claim-timeout."""
+    from c3d.commands.options import MAX_STRIDE, check_batch_size, check_range
+    from c3d.extraction import claims
+
+    check_range("--stride", args.stride, 1, MAX_STRIDE)
+    check_batch_size(args.batch_size, crops, on_cpu=None if args.engine == "local" else False)
+    claims.configure(check_range("--claim-timeout", args.claim_timeout, *claims.TIMEOUT_RANGE_S))
 
 
 def engine_options(args):
     """The chosen engine's options, refusing the other engine's."""
-    from c3d.commands.options import check_positive
+    from c3d.commands.options import MAX_GPUS_PER_REPLICA, MAX_REPLICAS, check_range
     from c3d.errors import C3DError
 
     others = LOCAL_OPTIONS if args.engine == "ray" else RAY_OPTIONS
@@ -126,9 +155,8 @@ def engine_options(args):
             raise C3DError(f"{option} needs --engine ray")
     if args.engine != "ray":
         return {"decoders": args.decoders, "gpu_decode": args.gpu_decode}
-    check_positive("--replicas", args.replicas)
-    if args.gpus_per_replica is not None and args.gpus_per_replica < 0:
-        raise C3DError(f"--gpus-per-replica must be at least 0, got {args.gpus_per_replica}")
+    check_range("--replicas", args.replicas, 1, MAX_REPLICAS)
+    check_range("--gpus-per-replica", args.gpus_per_replica, 0, MAX_GPUS_PER_REPLICA)
     from c3d.extraction.engines.ray import import_ray
 
     import_ray()  # without Ray: one line saying how to install it, before any work
@@ -160,17 +188,16 @@ def resolve_layout(args):
 
 
 def run(args):
-    from c3d.commands.options import check_decoding, check_positive
+    from c3d.commands.options import check_decoding
     from c3d.extraction.run import ExtractionRequest, run_extraction
     from c3d.model.plan import check_layer
     from c3d.video.resample import check_fps
 
-    check_positive("--stride", args.stride)
-    check_positive("--batch-size", args.batch_size)
     fps = check_fps(args.fps)
     check_decoding(args)
     options = engine_options(args)
     layout, layer, stride, crops = resolve_layout(args)
+    check_numbers(args, crops)
     check_layer(layer)
     request = ExtractionRequest(
         inputs=args.inputs,

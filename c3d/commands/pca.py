@@ -11,6 +11,9 @@ import sys
 ACTIONS = ("fit",)
 
 
+MAX_DIMS = 8192  # the widest features c3d writes (pool5, flattened)
+
+
 def add_arguments(parser):
     from c3d.extraction.layouts import PCA_DIMS as DIMS
 
@@ -23,7 +26,10 @@ def add_arguments(parser):
     )
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the PCA file")
     parser.add_argument(
-        "--dims", type=int, default=DIMS, help=f"components to keep ({DIMS}, as ActivityNet's)"
+        "--dims",
+        type=int,
+        default=DIMS,
+        help=f"components to keep ({DIMS}, as ActivityNet's; 1 to {MAX_DIMS}: pool5's size)",
     )
 
 
@@ -32,12 +38,13 @@ def run(args):
     from tqdm import tqdm
 
     from c3d import __version__
-    from c3d.errors import C3DError
+    from c3d.commands.options import check_range
     from c3d.extraction import pca
 
-    if args.dims < 1:
-        raise C3DError(f"--dims must be at least 1, got {args.dims}")
-    with tqdm(unit="video", desc="videos", file=sys.stderr, dynamic_ncols=True) as bar:
+    check_range("--dims", args.dims, 1, MAX_DIMS)
+    # delay: a file refused at once (damaged, not features) is one line, with no bar around it
+    bar = tqdm(unit="video", desc="videos", file=sys.stderr, dynamic_ncols=True, delay=0.5)
+    with bar:
         fitted, attrs = pca.fit(args.features, args.dims, on_video=lambda: bar.update(1))
     total = float(np.sum(fitted.S))
     kept = float(np.sum(fitted.S[: args.dims])) / total if total > 0 else 0.0

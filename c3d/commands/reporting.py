@@ -54,6 +54,13 @@ class RunReport:
         self.elsewhere += 1
         self.bar.update(1)
 
+    def retaking(self, count):
+        """``count`` videos counted as done elsewhere are to be done here after all (their
+        claims went stale: ``c3d.extraction.claims.finish_claimed``)."""
+        self.elsewhere -= count
+        self.bar.total += count
+        self.bar.refresh()
+
     def failure(self, reason):
         self.failures.append(reason)
         self.bar.write(reason, file=self.stream)

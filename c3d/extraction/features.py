@@ -142,7 +142,7 @@ def extract_videos(
         stride=stride,
         batch_size=batch_size,
         fps=fps,
-        settings=settings,
+        provenance=settings,
         overwrite=overwrite,
     )
     LocalEngine(job, decoders=decoders, gpu_decode=gpu_decode).run(videos, writer, report)

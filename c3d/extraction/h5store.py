@@ -11,7 +11,7 @@ Layout, for ``-o features.h5``::
                                   modified
     features.h5.c3d/staging/      finished videos not packed yet: one npz each, atomic
     features.h5.c3d/claims/       which process computes which video (``claims``)
-    features.h5.c3d/lock          one packer at a time (``fcntl.flock``)
+    features.h5.c3d/lock          one packer at a time (``c3d.atomic.locked``)
 
 Why: an HDF5 file being written is not consistent until it is closed, so appending in place
 risks every group already in it on a kill; and writing a complete new file per run copies
@@ -23,12 +23,21 @@ videos staged are packed by the next run (by any process), and a shard no index 
 packer killed before its rename) is removed by the next packer. Any number of processes may
 stage into the same file; only the packer holding the lock touches the index.
 
+An index is only as good as its links: before a run adds to it, every shard it links to
+must be there (``check_links``), so an index moved or copied without its ``.c3d`` folder
+stops the run in one line naming the missing shard, instead of taking new videos beside
+links that lead nowhere; ``--overwrite`` drops those links, and the run redoes the videos
+it was given. Readers that name a video (``f["a/clip.mp4/clips"]``) follow the links;
+readers that walk the file (``visititems``) do not, and a copy of the index alone holds
+no features: ``c3d pack`` (``c3d.extraction.pack``) writes one plain file to share.
+
 Files written by c3d before 1.1 held the videos' groups in the file itself: the first packing
 moves them into a shard once, after which topping up no longer copies them.
 """
 
 import contextlib
 import datetime
+import logging
 import os
 import secrets
 import socket
@@ -97,8 +106,9 @@ def _legacy_video(obj):
 class H5Writer:
     """The features of many videos in one HDF5 file (see the module docstring)."""
 
-    def __init__(self, path):
+    def __init__(self, path, overwrite=False):
         self.path = os.fspath(path)
+        self.overwrite = overwrite  # links to missing shards are dropped, not refused
         if os.path.isdir(self.path):
             raise C3DError(f"{self.path}: is a folder; --format h5 writes one .h5 file")
         self.target = resolved_output(self.path)  # a symlinked output stays a symlink
@@ -113,6 +123,8 @@ class H5Writer:
         self._staged_bytes = 0
         self._last_pack = time.monotonic()
         self._packer = os.getpid()  # the process that packs during a run (see ``write``)
+        self._broken = set()  # keys whose shard is missing (dropped at the next packing)
+        self._external = {}  # every external link of the index: path -> file
 
     # -- set-up and reading ----------------------------------------------------------
     def describe(self):
@@ -126,7 +138,51 @@ class H5Writer:
             check_folder_writable(sub, "the HDF5 file's shards")
         remove_stale_temporaries(self.side)
         remove_stale_temporaries(folder, recursive=False)
-        self.pack()  # reads the index: a file that is no HDF5 fails here, before any work
+        with self._lock():
+            self._read_index()  # a file that is no HDF5 fails here, before any work
+            self.check_links()
+        self.pack()
+
+    def share_hint(self):
+        """The summary's line on sharing the features (see the module docstring)."""
+        return (
+            f"{self.path} links into {os.path.basename(self.side)}/ (keep them together); "
+            f"one self-contained file to share: c3d pack {self.path} -o FILE.h5"
+        )
+
+    def check_links(self):
+        """Refuse an index with links to missing or unreadable shards, in one line naming
+        the first; with ``overwrite``, mark those videos to be dropped instead.
+
+        Each shard is opened once (a shard is written whole and never modified, so one
+        that opens holds its videos).
+        """
+        folder = os.path.dirname(os.path.abspath(self.target))
+        by_shard = {}
+        for key, link in self._external.items():
+            by_shard.setdefault(link, []).append(key)
+        self._broken = set()
+        for link, keys in sorted(by_shard.items()):
+            reason = _shard_problem(os.path.join(folder, link))
+            if reason is None:
+                continue
+            if not self.overwrite:
+                raise C3DError(
+                    f"{self.path}: {len(keys)} of its videos (e.g. {sorted(keys)[0]!r}) link to "
+                    f"the shard {link}, which {reason}. Move or copy the index with its folder "
+                    f"{os.path.basename(self.side)}/, or run with --overwrite to drop those "
+                    "links and redo the videos this run is given"
+                )
+            logging.getLogger(__name__).warning(
+                "%s: dropping the links of %d videos to the shard %s, which %s",
+                self.path,
+                len(keys),
+                link,
+                reason,
+            )
+            self._broken.update(keys)
+        for key in self._broken:
+            self._links.pop(key, None)
 
     def _open_index(self):
         try:
@@ -143,11 +199,13 @@ class H5Writer:
 
     def _read_index(self):
         """The video keys of the index file: our links, and embedded (legacy) video groups."""
-        self._links, self._legacy = {}, set()
+        self._links, self._legacy, self._external = {}, set(), {}
         if not os.path.exists(self.target):
             return
         with self._open_index() as index:
             for path, kind, value in _walk(index):
+                if kind == "external":
+                    self._external[path] = value  # ours, or the user's: all must resolve
                 if kind == "external" and self._ours(value):
                     self._links[path] = value
                 elif kind == "video":
@@ -259,8 +317,10 @@ class H5Writer:
         """Move the staged videos (of every process) into a new shard and a new index."""
         with self._lock():
             self._read_index()
+            for key in self._broken:  # dropped by check_links (--overwrite)
+                self._links.pop(key, None)
             staged = self._staged()
-            if staged or self._legacy:
+            if staged or self._legacy or self._broken:
                 try:
                     self._pack(staged)
                 except OSError as exc:
@@ -302,7 +362,7 @@ class H5Writer:
                 index = h5py.File(tmp, "w")
                 try:
                     if old is not None:
-                        replaced = set(added) & set(self._links)
+                        replaced = (set(added) & set(self._links)) | self._broken
                         _copy_index(old, index, replaced, self._legacy)
                     for key, link in sorted(added.items()):
                         index[key] = h5py.ExternalLink(link, "/" + key)
@@ -313,6 +373,7 @@ class H5Writer:
                 old.close()
         self._links.update(added)
         self._legacy = set()
+        self._broken = set()
         self._remove_orphan_shards()
 
     def _remove_orphan_shards(self):
@@ -384,9 +445,40 @@ def _remove_empty_folders(root):
                 os.rmdir(folder)
 
 
+def _shard_problem(path):
+    """None if the shard at ``path`` opens as HDF5, else what is wrong with it (words)."""
+    if not os.path.isfile(path):
+        return "is missing"
+    try:
+        with h5py.File(path, "r"):
+            return None
+    except OSError as exc:
+        return f"is unreadable ({one_line(exc)})"
+
+
+def one_line(exc):
+    """An exception's message on one line (HDF5's can span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def reading(path, what="features HDF5 file"):
+    """``h5py.File(path, "r")``; a file that is no HDF5, or breaks while read, is one line."""
+    path = os.fspath(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise C3DError(f"{path}: not a readable HDF5 file ({one_line(exc)})") from None
+    try:
+        with f:
+            yield f
+    except (OSError, KeyError, RuntimeError) as exc:  # a damaged block, a broken link
+        raise C3DError(f"{path}: not a readable {what} ({one_line(exc)})") from None
+
+
 def group_keys(path):
     """The video keys of a features HDF5 file, whatever wrote it (sorted)."""
-    with h5py.File(path, "r") as f:
+    with reading(path) as f:
         keys = []
         for key, kind, _ in _walk(f):
             if kind == "video" or (kind == "external" and "clips" in f[key]):
@@ -396,6 +488,6 @@ def group_keys(path):
 
 def read_h5_video(path, key):
     """The arrays of one video of a features HDF5 file."""
-    with h5py.File(path, "r") as f:
+    with reading(path) as f:
         group = f[key]
         return {name: np.asarray(group[name][()]) for name in group}

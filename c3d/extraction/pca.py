@@ -79,8 +79,9 @@ def read_pca(path, dims=DIMS):
             S = np.asarray(group["S"][()]) if "S" in group else np.zeros(0)
             x_mean = np.asarray(group["x_mean"][()])
             layer = group.attrs.get("layer")
-    except OSError as exc:
-        raise C3DError(f"{path}: not a readable HDF5 file ({exc})") from None
+    except (OSError, KeyError, TypeError, RuntimeError) as exc:  # no HDF5, a damaged block
+        reason = " ".join(str(exc).split())
+        raise C3DError(f"{path}: not a readable PCA file ({reason})") from None
     x_mean = x_mean.reshape(1, -1)
     if U.ndim != 2 or U.shape[0] != x_mean.shape[1]:
         raise C3DError(
@@ -178,7 +179,7 @@ def feature_files(paths):
 def iter_clips(path):
     """Yield (name, clips (N, D) or (N, V, D), recorded settings) of each video of a file."""
     from c3d.extraction import provenance
-    from c3d.extraction.h5store import group_keys
+    from c3d.extraction.h5store import group_keys, reading
     from c3d.extraction.writers import npz_settings, read_npz
 
     if path.lower().endswith(".npz"):
@@ -187,11 +188,8 @@ def iter_clips(path):
             raise C3DError(f"{path}: not a c3d features file (no clips)")
         yield path, arrays["clips"], npz_settings(path)
         return
-    try:
-        keys = group_keys(path)
-    except OSError as exc:
-        raise C3DError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with h5py.File(path, "r") as f:
+    keys = group_keys(path)  # one-line errors (h5store.reading)
+    with reading(path) as f:
         for key in keys:
             group = f[key]
             text = group.attrs.get(provenance.PROVENANCE_ATTR)

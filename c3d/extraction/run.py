@@ -13,6 +13,7 @@ import sys
 
 from c3d.errors import C3DError
 from c3d.extraction import provenance
+from c3d.extraction.claims import finish_claimed
 from c3d.extraction.engines import ExtractionJob, ModelSpec, make_engine
 
 H5_DEFAULT_NAME = "features.h5"
@@ -56,9 +57,9 @@ def make_writer(request, pca=None):
     if request.layout is not None:
         from c3d.extraction.layouts import make_writer as layout_writer
 
-        return layout_writer(request.layout.name, request.output, pca)
+        return layout_writer(request.layout.name, request.output, pca, request.overwrite)
     if request.output_format == "h5":
-        return H5Writer(h5_path(request.output))
+        return H5Writer(h5_path(request.output), overwrite=request.overwrite)
     return NpzWriter(request.output)
 
 
@@ -165,22 +166,30 @@ def run_extraction(request):
         stride=request.stride,
         batch_size=request.batch_size,
         fps=request.fps,
-        settings=settings,
+        provenance=settings,
         overwrite=request.overwrite,
     )
     engine = make_engine(request.engine, job, **request.engine_options)
     if todo:
         engine.prepare()  # e.g. the model loaded: its errors come before the progress bar
     report = RunReport(len(todo) + len(problems), failures_file=request.failures, skipped=skipped)
+    unsettled = 0
     try:
         for problem in problems:
             report.failure(problem)
         if todo:
             engine.run(todo, writer, report)
+            # videos others still claim: live claims are said, stale ones redone here
+            unsettled = finish_claimed(
+                todo, writer, report, redo=lambda videos: engine.run(videos, writer, report)
+            )
     finally:
         try:
             writer.close()  # h5: pack the finished videos into the file, even on Ctrl-C
         finally:
             report.close()
     _say(f"{report.summary()}; features in {writer.describe()}")
-    return 1 if report.failed else 0
+    hint = getattr(writer, "share_hint", None)  # an HDF5 index: how to get one plain file
+    if hint is not None:
+        _say(hint())
+    return 1 if report.failed or unsettled else 0

@@ -21,6 +21,8 @@ fails, with the reason, and the run goes on.
 """
 
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -85,10 +87,20 @@ def write_npz(path, arrays, settings=None):
         np.savez(f, **arrays)
 
 
+# What numpy raises on a damaged npz: a cut or garbled zip (BadZipFile, EOFError), a
+# garbled entry (ValueError, zlib.error), a file that is no npz (ValueError: pickled data).
+NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 def read_npz(path):
-    """The arrays of an npz file, without its ``provenance``."""
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files if name != PROVENANCE}
+    """The arrays of an npz file, without its ``provenance``; a damaged file is one line."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files if name != PROVENANCE}
+    except FileNotFoundError:
+        raise
+    except NPZ_ERRORS as exc:
+        raise C3DError(f"{path}: not a readable features file ({exc})") from None
 
 
 def npz_settings(path):
@@ -98,7 +110,7 @@ def npz_settings(path):
             if PROVENANCE not in data.files:
                 return {}
             return provenance.from_json(str(data[PROVENANCE]), path)
-    except (OSError, ValueError, EOFError) as exc:
+    except NPZ_ERRORS as exc:
         raise C3DError(f"{path}: not a readable features file ({exc}); remove it") from None
 
 

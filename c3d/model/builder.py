@@ -11,6 +11,8 @@ import keras
 
 from c3d.errors import C3DError
 from c3d.model import plan
+from c3d.model.precision import PRECISIONS, check_precision, dtype_policy
+from c3d.model.resolve import check_buildable, check_classifier, head_size, resolve_weights
 
 # BatchNorm statistics move as in PyTorch (its momentum 0.1 is Keras's 0.9), the C3D-BN
 # ports' setting: with Keras's default 0.99 the inference statistics need ~10x more steps
@@ -23,78 +25,115 @@ KERNEL_INITIALIZER = "glorot_uniform"
 def C3D(
     weights=None,
     include_top=True,
-    num_classes=plan.NUM_CLASSES,
+    num_classes=None,
     input_shape=plan.INPUT_SHAPE,
     *,
     batch_norm=False,
     bn_momentum=BN_MOMENTUM,
     name=None,
+    precision=None,
+    new_head=False,
+    need_classifier=False,
 ):
     """Build C3D as a channels-last Keras ``Sequential``.
 
     Args:
-        weights: None (random init), a weights name (``"sports1m"``: the converted file
-            in the cache, ``$C3D_HOME`` else ``~/.keras/models``, see
-            ``c3d.model.presets``) or a path to a Keras 3 ``.weights.h5`` / legacy Keras 2
-            ``.h5`` file with this model's layer names. When the file's fc8 has another
-            class count than ``num_classes``, or the file has no fc8 (converted from a
-            headless file), fc8 stays freshly initialised (fine-tuning); every other layer
-            must be in the file.
+        weights: None (random init), a weights name (``"sports1m"``, ``"ucf101"``, …:
+            ``c3d.model.presets``; the converted file in the cache, ``$C3D_HOME`` else
+            ``~/.keras/models``, fetched on first use) or a path to a Keras 3
+            ``.weights.h5`` / legacy Keras 2 ``.h5`` file with this model's layer names.
+            Every layer but fc8 must be in the file.
         include_top: False ends the model at ``flatten`` (pool5 features, 8192 values).
-        num_classes: size of fc8.
+        num_classes: size of fc8; None takes the weights file's (487 without one, or for a
+            file without fc8; 8 for C3D-BN).
         input_shape: (frames, height, width, 3); fc6 is sized to match.
         batch_norm: C3D-BN: BatchNormalization after every convolution (which then has
             no bias) and no dropout, the variant the PyTorch ports train from scratch.
         bn_momentum: the BatchNorm statistics' momentum (Keras's convention).
         name: the model's name (default ``c3d`` / ``c3d_bn``).
+        precision: ``fp32`` (as the original) or ``bf16`` (Keras' ``mixed_bfloat16``);
+            None builds under Keras' global dtype policy (float32 unless set).
+        new_head: a ``num_classes`` other than the file's fc8 gives a fresh fc8
+            (fine-tuning); without it that is an error (``c3d.model.resolve.head_size``).
+        need_classifier: refuse weights without fc8 (features only), for classification.
     """
     input_shape = check_arguments(weights, include_top, num_classes, input_shape)
+    if precision is not None:
+        check_precision(precision)
     if weights is not None:
-        from c3d.model.loader import is_weights_name, resolve_weights
-
-        if batch_norm and is_weights_name(weights):
-            raise ValueError(
-                f"the {weights!r} weights are C3D's, without BatchNorm: C3D-BN takes None or "
-                f"a path to C3D-BN weights. Received: weights={weights!r}"
-            )
-        weights = resolve_weights(weights)  # a one-line error saying how to get them
-    # Layers about to be loaded skip the random draw: ~1 s for 80 M parameters on a CPU.
-    # fc8 is drawn anyway: it stays as initialised when the file's class count differs.
-    loaded = () if weights is None else plan.WEIGHTED_LAYERS[:-1]
-    model = c3d_sequential(
-        include_top,
-        num_classes,
-        input_shape,
-        batch_norm=batch_norm,
-        bn_momentum=bn_momentum,
-        name=name,
-        zero_init=loaded,
+        check_buildable(weights, batch_norm)
+        weights = resolve_weights(weights)  # fetched on first use, or a one-line error
+    from c3d.model.weights import (
+        assign_weights,
+        check_weight_shapes,
+        classes_in,
+        read_weight_file,
     )
-    if weights is not None:
-        from c3d.model.weights import load_weights_into
 
-        load_weights_into(model, weights, optional=(plan.CLASSIFIER,))
+    if weights is not None:  # the file's shapes against the plan, before any array is read
+        check_weight_shapes(weights, input_shape)
+    arrays = None if weights is None else read_weight_file(weights)
+    in_file = None if arrays is None else classes_in(arrays)
+    if arrays is not None and need_classifier:
+        check_classifier(weights, in_file)
+    if num_classes is None and arrays is None:
+        num_classes = BN_NUM_CLASSES if batch_norm else plan.NUM_CLASSES
+    elif include_top and arrays is not None:
+        num_classes = head_size(weights, in_file, num_classes, new_head)
+    # Layers about to be loaded skip the random draw: ~1 s for 80 M parameters on a CPU.
+    # fc8 is drawn anyway: it stays as initialised when the file has none or another size.
+    loaded = () if weights is None else plan.WEIGHTED_LAYERS[:-1]
+    policy = keras.config.dtype_policy().name if precision is None else PRECISIONS[precision]
+    with dtype_policy(policy):
+        model = c3d_sequential(
+            include_top,
+            num_classes or plan.NUM_CLASSES,
+            input_shape,
+            batch_norm=batch_norm,
+            bn_momentum=bn_momentum,
+            name=name,
+            zero_init=loaded,
+        )
+    if arrays is not None:
+        assign_weights(model, arrays, source=weights, optional=(plan.CLASSIFIER,))
     return model
 
 
 def C3D_model(
-    weights=None, include_top=True, num_classes=plan.NUM_CLASSES, input_shape=plan.INPUT_SHAPE
+    weights=None,
+    include_top=True,
+    num_classes=None,
+    input_shape=plan.INPUT_SHAPE,
+    *,
+    precision=None,
+    new_head=False,
 ):
     """The Sports-1M C3D (Tran et al., ICCV 2015): ``C3D`` with dropout, no BatchNorm."""
-    return C3D(weights, include_top, num_classes, input_shape)
+    return C3D(
+        weights, include_top, num_classes, input_shape, precision=precision, new_head=new_head
+    )
 
 
 def C3D_BN(
     weights=None,
     include_top=True,
-    num_classes=BN_NUM_CLASSES,
+    num_classes=None,
     input_shape=plan.INPUT_SHAPE,
     *,
     bn_momentum=BN_MOMENTUM,
+    precision=None,
+    new_head=False,
 ):
     """C3D-BN: Conv3D -> BatchNorm -> ReLU per convolution; fc6, fc7 ReLU; fc8 softmax."""
     return C3D(
-        weights, include_top, num_classes, input_shape, batch_norm=True, bn_momentum=bn_momentum
+        weights,
+        include_top,
+        num_classes,
+        input_shape,
+        batch_norm=True,
+        bn_momentum=bn_momentum,
+        precision=precision,
+        new_head=new_head,
     )
 
 
@@ -110,9 +149,12 @@ def check_arguments(weights, include_top, num_classes, input_shape):
         raise ValueError(
             f"include_top must be True or False. Received: include_top={include_top!r}"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+    ):
         raise ValueError(
-            f"num_classes must be a positive integer. Received: num_classes={num_classes!r}"
+            "num_classes must be a positive integer or None (the file's). "
+            f"Received: num_classes={num_classes!r}"
         )
     return plan.check_input_shape(input_shape)
 

@@ -1,90 +1,39 @@
-"""The one way from a weights file to a ready model, for the API, CLI, training and evaluation.
+"""The one way from weights to a ready model, for the CLI, training, evaluation and API scripts.
 
-``load_model`` resolves the weights (a name such as ``"sports1m"``, or a path), reads the
-class count from the file when not told, builds C3D or C3D-BN at the asked precision and
-input shape, and loads the weights by layer name. Every problem is a one-line ``C3DError``
-naming the file.
+``load_model`` is ``C3D`` (``c3d.model.builder``) with the options the commands take: the
+model kind by name, one-line ``C3DError``s for every problem (a bad input shape too), a
+hint for shape mismatches, and a per-process cache (``cached_model``). Weights names,
+files and fc8's rules are ``c3d.model.resolve``'s, shared with ``C3D(weights=…)``.
 """
 
-import contextlib
 import functools
 import os
 
 from c3d.errors import C3DError
 from c3d.model import plan
-from c3d.model.presets import CACHE_ENV, PRESETS, preset_path
+from c3d.model.precision import PRECISIONS, check_precision, dtype_policy  # noqa: F401
+from c3d.model.presets import DEFAULT
+from c3d.model.resolve import (  # noqa: F401  (names the commands import from here)
+    WEIGHTS_HINT,
+    check_buildable,
+    check_classifier,
+    check_preset_classifier,
+    resolve_weights,
+)
+from c3d.model.weights import WeightsFileError, file_classes
 
 MODEL_KINDS = ("c3d", "c3d_bn")
 
-# --precision -> Keras dtype policy. bf16 computes in bfloat16 with float32 weights: about
-# 2x the fp32 speed where the hardware has bf16 units; fc6 features came out within
-# 0.5% of fp32's (relative L2 error per clip, measured on the example video).
-PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
-
 # The converted Sports-1M weights in the cache ($C3D_HOME, else ~/.keras/models): found
-# from any working directory, and after a plain `pip install`.
-DEFAULT_WEIGHTS = "sports1m"
-WEIGHTS_HINT = (
-    "a weights name (" + ", ".join(PRESETS) + ") or a Keras weights file; "
-    "`c3d fetch-weights` gets the Sports-1M weights, `c3d convert` converts other files"
-)
-
-
-def check_precision(precision):
-    """Refuse an unknown precision, and bf16 where it would be emulated (~35x slower)."""
-    from c3d.runtime import has_fast_bf16
-
-    if precision not in PRECISIONS:
-        raise C3DError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
-    if precision == "bf16" and not has_fast_bf16():
-        raise C3DError(
-            "precision bf16 needs a GPU or a CPU with AVX-512 BF16 or AMX; this machine has "
-            "neither and would emulate it, ~35x slower than fp32"
-        )
-    return precision
-
-
-@contextlib.contextmanager
-def dtype_policy(name):
-    """Keras' global dtype policy set to ``name`` while layers are built, then restored."""
-    import keras
-
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+# from any working directory, and after a plain `pip install`; fetched on first use.
+DEFAULT_WEIGHTS = DEFAULT
 
 
 def is_weights_name(weights):
     """True for the name of known weights (``"sports1m"``), False for a path."""
-    return isinstance(weights, str) and weights in PRESETS
+    from c3d.model.presets import is_preset
 
-
-def resolve_weights(weights):
-    """The weights file ``weights`` names, or a one-line ``WeightsFileError`` saying how to get it.
-
-    The one place names and paths are told apart: a name of ``c3d.model.presets.PRESETS``
-    is its converted file in the cache folder (``$C3D_HOME``, else ``~/.keras/models``);
-    anything else is a path, as it always was.
-    """
-    from c3d.model.weights import WeightsFileError
-
-    if is_weights_name(weights):
-        preset = PRESETS[weights]
-        path = preset_path(weights)
-        if not os.path.isfile(path):
-            raise WeightsFileError(
-                f"{path}: no such weights file (the {weights} weights; get them with "
-                f"`{preset.how_to_get}`, or set {CACHE_ENV} to the folder that holds "
-                f"{preset.file_name})"
-            )
-        return path
-    path = os.fspath(weights)
-    if not os.path.isfile(path):
-        raise WeightsFileError(f"{path}: no such weights file ({WEIGHTS_HINT})")
-    return path
+    return is_preset(weights)
 
 
 def load_model(
@@ -101,12 +50,14 @@ def load_model(
     """C3D (``kind="c3d"``) or C3D-BN (``"c3d_bn"``) with ``weights`` loaded by layer name.
 
     Args:
-        num_classes: fc8's size; None takes the file's (487 for a headless file).
-        new_head: a file whose fc8 has another class count leaves fc8 freshly initialised
+        weights: a weights name (``c3d weights`` lists them; fetched on first use) or file.
+        num_classes: fc8's size; None takes the file's (487 for a file without fc8).
+        new_head: a ``num_classes`` other than the file's leaves fc8 freshly initialised
             (fine-tuning); otherwise that is an error.
-        need_classifier: refuse a file without fc8 (converted from a headless file, such
-            as mmaction2's Sports-1M backbone) instead of giving it a random fc8: for
-            classification, where a random fc8 would give classes without meaning.
+        need_classifier: refuse weights without fc8 (mmaction2's Sports-1M backbone)
+            instead of giving them a random fc8: for classification, where a random fc8
+            would give classes without meaning. A preset published without fc8 is
+            refused before it is fetched.
         precision: ``fp32`` (as the original) or ``bf16`` (Keras' ``mixed_bfloat16``).
         hint: appended to the error when the file's layers do not fit the model's shapes,
             e.g. which option to check.
@@ -114,51 +65,29 @@ def load_model(
     if kind not in MODEL_KINDS:
         raise C3DError(f"unknown model {kind!r} (choose from {', '.join(MODEL_KINDS)})")
     check_precision(precision)
-    path = resolve_weights(weights)  # before Keras loads: a missing file is told at once
-
-    from c3d.model.builder import c3d_sequential
-    from c3d.model.weights import (
-        WeightsFileError,
-        assign_weights,
-        classes_in,
-        file_classes,
-        read_weight_file,
-    )
-
     try:
         input_shape = plan.check_input_shape(input_shape)
+        check_buildable(weights, batch_norm=kind == "c3d_bn")
     except ValueError as exc:
         raise C3DError(str(exc)) from None
+    if need_classifier:
+        check_preset_classifier(weights)
+    path = resolve_weights(weights)  # before Keras loads: a missing file is told at once
     if need_classifier:  # from the file's structure: no array read
         check_classifier(path, file_classes(path))
-    arrays = read_weight_file(path)
-    in_file = classes_in(arrays)
-    if num_classes is None:
-        num_classes = in_file or plan.NUM_CLASSES
-    elif in_file is not None and in_file != num_classes and not new_head:
-        raise WeightsFileError(f"{path}: fc8 has {in_file} classes, {num_classes} expected")
-    with dtype_policy(PRECISIONS[precision]):
-        model = c3d_sequential(
+    from c3d.model.builder import C3D  # Keras loads here, not at import
+
+    try:
+        return C3D(
+            path,
             num_classes=num_classes,
             input_shape=input_shape,
             batch_norm=kind == "c3d_bn",
-            zero_init=plan.WEIGHTED_LAYERS[:-1],
+            precision=precision,
+            new_head=new_head,
         )
-    try:
-        assign_weights(model, arrays, source=path, optional=(plan.CLASSIFIER,))
     except WeightsFileError as exc:
         raise WeightsFileError(f"{exc}{hint}") from None
-    return model
-
-
-def check_classifier(path, classes):
-    """Refuse a weights file without fc8 (``classes`` None) where classes are wanted."""
-    if classes is None:
-        from c3d.model.weights import WeightsFileError
-
-        raise WeightsFileError(
-            f"{path}: has no fc8 (converted from a headless file): it gives features, not classes"
-        )
 
 
 @functools.lru_cache(maxsize=2)
@@ -172,10 +101,10 @@ def cached_model(weights=DEFAULT_WEIGHTS, precision="fp32", need_classifier=Fals
     ``need_classifier`` checks the file's structure for fc8 (no arrays read), so a model
     loaded for features serves classification too.
     """
+    if need_classifier:
+        check_preset_classifier(weights)
     path = os.path.abspath(resolve_weights(weights))
     if need_classifier:
-        from c3d.model.weights import file_classes
-
         check_classifier(path, file_classes(path))
     stat = os.stat(path)
     return _cached(path, stat.st_mtime_ns, stat.st_size, precision)

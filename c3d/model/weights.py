@@ -4,6 +4,7 @@ Matching by layer name (not by position) lets one file serve the full model, the
 headless model (``include_top=False``) and a fine-tuning model with a new fc8.
 """
 
+import math
 import os
 
 import h5py
@@ -69,6 +70,66 @@ def _open(path):
         return h5py.File(path, "r")
     except OSError as exc:
         raise WeightsFileError(f"{path}: not a readable HDF5 weights file ({exc})") from None
+
+
+MAX_CLASSES = 100_000  # fc8's outputs: ImageNet-21k has 21,841 classes; 100k is 1.6 GB
+OTHER_ARRAYS_FACTOR = 4  # an optimizer's state: SGD momentum 1x the weights, Adam's 2x
+
+
+def check_weight_shapes(path, input_shape=None):
+    """Refuse a weights file whose datasets do not fit C3D's layer plan, before any array is
+    read or allocated (the file's structure only), in one line naming the file and layer.
+
+    The check ``c3d convert`` makes (``converter.convert.check_shapes``) against
+    ``plan.weight_shapes``: each C3D layer's kernel has the plan's shape (fc8's class count
+    is the file's, at most ``MAX_CLASSES``), its other arrays (bias) are vectors of its
+    width. Entries the plan does not list (C3D-BN's batch norms, a trained file's optimizer
+    state) are read too, so each must be no larger than the plan's largest array and all
+    together at most ``OTHER_ARRAYS_FACTOR`` times the plan's size. A file declaring a
+    dataset of absurd shape (HDF5 allocates nothing until it is read) is refused here
+    instead of ending in a MemoryError. Returns fc8's class count, None without fc8.
+    """
+    from c3d.model import plan
+
+    path = os.fspath(path)
+    with _open(path) as root:
+        try:
+            shapes = {
+                name: [tuple(int(n) for n in dataset.shape) for dataset in datasets]
+                for name, datasets in weight_datasets(root).items()
+            }
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise WeightsFileError(f"{path}: not a readable Keras weights file ({exc})") from None
+    head = shapes.get(plan.CLASSIFIER)
+    classes = head[0][-1] if head and head[0] else None
+    if classes is not None and not 1 <= classes <= MAX_CLASSES:
+        raise WeightsFileError(
+            f"{path}: layer {plan.CLASSIFIER} has weights of shape {head[0]}: {classes} "
+            f"classes, C3D's {plan.CLASSIFIER} takes 1 to {MAX_CLASSES}"
+        )
+    expected = plan.weight_shapes(classes or plan.NUM_CLASSES, input_shape or plan.INPUT_SHAPE)
+    sizes = [math.prod(shape) for shapes_ in expected.values() for shape in shapes_]
+    largest, others = max(sizes), 0
+    for name, found in shapes.items():
+        if name in expected:
+            kernel, bias = (tuple(shape) for shape in expected[name])
+            fits = bool(found) and found[0] == kernel and all(s == bias for s in found[1:])
+            needs = f"{kernel} + {bias}"
+        else:
+            others += sum(math.prod(s) for s in found)
+            fits = all(math.prod(s) <= largest for s in found)
+            needs = f"arrays of at most {largest} values"
+        if not fits:
+            shown = " + ".join(str(s) for s in found) or "nothing"
+            raise WeightsFileError(
+                f"{path}: layer {name} has weights of shape {shown}, C3D's {name} needs {needs}"
+            )
+    if others > OTHER_ARRAYS_FACTOR * sum(sizes):
+        raise WeightsFileError(
+            f"{path}: holds {others} values beside C3D's layers, more than {OTHER_ARRAYS_FACTOR} "
+            f"times C3D's own {sum(sizes)}: not a C3D weights file"
+        )
+    return classes
 
 
 def read_weight_file(path):

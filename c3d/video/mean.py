@@ -12,6 +12,8 @@ imports the converter.
 
 import functools
 import os
+import zipfile
+import zlib
 from importlib import metadata, resources
 
 import numpy as np
@@ -46,7 +48,7 @@ def _read_file(path):
         try:
             loaded = np.load(path, allow_pickle=False)
             return loaded["mean"] if lower.endswith(".npz") else loaded
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise C3DError(f"{path}: not a readable numpy mean file ({exc})") from None
     suffix = os.path.splitext(lower)[1].lstrip(".")
     reader = _registered_reader(suffix) if suffix else None

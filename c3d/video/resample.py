@@ -19,13 +19,22 @@ def exact_rate(fps):
     return fractions.Fraction(float(fps)).limit_denominator(100_000)
 
 
+MAX_FPS = 240.0  # the fastest common camera rate: beyond it, resampling only repeats frames
+
+
 def check_fps(fps):
-    """``--fps``: a positive number, or None (the native rate)."""
+    """``--fps``: a number of frames per second in (0, MAX_FPS], or None (the native rate).
+
+    Without the cap, ``--fps 1e9`` makes a billion frames of each second of video.
+    """
     if fps is None:
         return None
     fps = float(fps)
-    if not fps > 0 or fps == float("inf"):
-        raise C3DError(f"--fps must be a positive number of frames per second. Received: {fps}")
+    if not 0 < fps <= MAX_FPS:  # also refuses NaN and inf
+        raise C3DError(
+            f"--fps must be a number of frames per second above 0 and at most {MAX_FPS:g}. "
+            f"Received: --fps {fps:g}"
+        )
     return fps
 
 

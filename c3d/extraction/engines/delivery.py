@@ -27,8 +27,23 @@ class ExtractionJob:
     stride: int
     batch_size: int | None = None  # None: the engine's default for its device
     fps: float | None = None
-    settings: dict | None = None  # what every output records (provenance)
+    provenance: dict | None = None  # the settings every output records
     overwrite: bool = False
+
+    def stream(self, *, accelerator=None, decoders=1, gpu_decode=False):
+        """The ``StreamSettings`` an engine runs the core with (``accelerator``: whether the
+        model runs on one, for the default batch size; None: whether this process has one)."""
+        from c3d.pipeline.settings import StreamSettings
+        from c3d.runtime import default_batch_size
+
+        return StreamSettings(
+            clip_format=self.clip_format,
+            stride=self.stride,
+            batch_size=self.batch_size or default_batch_size(accelerator=accelerator),
+            fps=self.fps,
+            decoders=decoders,
+            gpu_decode=gpu_decode,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +70,10 @@ def result_arrays(result):
     )
 
 
-def write_output(writer, video, result, settings):
+def write_output(writer, video, result, provenance):
     """Write one video's ``VideoResult`` into ``writer``; the ``Outcome``."""
     try:
-        writer.write(video.key, result_arrays(result), settings)
+        writer.write(video.key, result_arrays(result), provenance)
     except OutputRefused as exc:
         return Outcome(f"{path_of(video)}: {exc}")
     except OSError as exc:
@@ -81,11 +96,14 @@ class ClaimCheck:
     claims_folder: str
     owner: dict
     overwrite: bool = False
+    lease: object = None  # the run's claims.Lease (its timeout), for the claims it writes
 
     def __call__(self, video):
         if not self.overwrite and self.writer.exists(video.key):
             return False
-        return Claims(self.claims_folder, owner=self.owner).acquire(video.key)
+        # renew=False: the run's own Claims renews the claim once told (Delivery.claimed)
+        claims = Claims(self.claims_folder, lease=self.lease, owner=self.owner, renew=False)
+        return claims.acquire(video.key)
 
 
 class Delivery:
@@ -94,7 +112,9 @@ class Delivery:
     def __init__(self, job, writer, report):
         self.job, self.writer, self.report = job, writer, report
         self.claims = Claims(writer.claims_folder)
-        self.check = ClaimCheck(writer, writer.claims_folder, self.claims.me, job.overwrite)
+        self.check = ClaimCheck(
+            writer, writer.claims_folder, self.claims.me, job.overwrite, self.claims.lease
+        )
 
     def claim(self, video):
         """Claim ``video`` in this process (a decoder thread): True to compute it now."""
@@ -104,11 +124,14 @@ class Delivery:
         return True
 
     def claimed(self, video):
-        """The run holds ``video``'s claim (taken in another process on its behalf)."""
-        self.claims.held.add(video.key)
+        """The run holds ``video``'s claim (taken on its behalf): renewed while it works,
+        released when its output is written or the run ends."""
+        self.claims.hold(video.key)
 
-    def clips_done(self, count):
-        self.report.clips_done(count)
+    def rows_done(self, rows):
+        """Count model rows done as clips (a clip takes a row per view) on the report."""
+        views = self.job.clip_format.n_views
+        self.report.clips_done(rows if views == 1 else rows / views)
 
     def skipped(self, video):
         self.report.done_elsewhere()
@@ -133,7 +156,7 @@ class Delivery:
         elif not result.ok:
             self.failed(result.reason)
         else:
-            outcome = write_output(self.writer, result.video, result, self.job.settings)
+            outcome = write_output(self.writer, result.video, result, self.job.provenance)
             self.written(result.video, outcome)
 
     def close(self):

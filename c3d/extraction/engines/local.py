@@ -3,9 +3,8 @@
 import contextlib
 
 from c3d.extraction.engines.delivery import Delivery
-from c3d.pipeline.settings import StreamSettings
 from c3d.pipeline.threads import run_videos
-from c3d.runtime import default_batch_size, default_decoders
+from c3d.runtime import default_decoders
 
 
 class LocalEngine:
@@ -14,14 +13,7 @@ class LocalEngine:
 
     def __init__(self, job, *, decoders=None, gpu_decode=False):
         self.job = job
-        self.settings = StreamSettings(
-            clip_format=job.clip_format,
-            stride=job.stride,
-            batch_size=job.batch_size or default_batch_size(),
-            fps=job.fps,
-            decoders=decoders or default_decoders(),
-            gpu_decode=gpu_decode,
-        )
+        self.settings = job.stream(decoders=decoders or default_decoders(), gpu_decode=gpu_decode)
 
     def prepare(self):
         """Load the model (once a process), before any video is claimed."""
@@ -32,12 +24,9 @@ class LocalEngine:
         ``report``; a full or read-only disk stops it (``C3DError``)."""
         delivery = Delivery(self.job, writer, report)
         predict = getattr(self, "_predict", None) or self.job.model.predict()
-        views = self.settings.views
-
-        def counted(rows):  # a clip takes ``views`` rows
-            delivery.clips_done(rows if views == 1 else rows / views)
-
-        results = run_videos(videos, predict, self.settings, on_batch=counted, claim=delivery.claim)
+        results = run_videos(
+            videos, predict, self.settings, on_batch=delivery.rows_done, claim=delivery.claim
+        )
         try:
             with contextlib.closing(results):
                 for result in results:

@@ -57,7 +57,6 @@ from c3d.pipeline.messages import (
     VideoTurnedDown,
     path_of,
 )
-from c3d.pipeline.settings import StreamSettings
 from c3d.video.inputs import VideoInput
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'c3d-keras[ray]'"
@@ -208,14 +207,14 @@ def read_parts(folder, done, views):
     return assembly
 
 
-def assemble(folder, video, done, views, writer, settings):
+def assemble(folder, video, done, views, writer, provenance):
     """Write one video from its part files (an assembly task); the ``Outcome``."""
     if not os.path.isdir(folder) and writer.exists(video.key):
         return Outcome()  # a retry of a task that finished: nothing left to do
     assembly = read_parts(folder, done, views)
     if not assembly.complete():
         return Outcome(f"{path_of(video)}: the Ray cluster lost some of its clips' features")
-    outcome = write_output(writer, video, assembly.result(done.index, video), settings)
+    outcome = write_output(writer, video, assembly.result(done.index, video), provenance)
     if outcome.ok:
         remove_parts(folder)
     return outcome
@@ -347,7 +346,7 @@ class _Driver:
             if index not in self.closed and completion.complete():
                 self._assemble(index, video, completion.done)
         if new_rows:
-            self.delivery.clips_done(new_rows / self.views)
+            self.delivery.rows_done(new_rows)
         self.collect(timeout=0)
 
     def _end(self, index, video, message):
@@ -371,7 +370,7 @@ class _Driver:
         folder = part_folder(self.parts, video.key)
         job = self.delivery.job
         ref = self.assemble_task.remote(
-            folder, video, done, self.views, self.delivery.writer, job.settings
+            folder, video, done, self.views, self.delivery.writer, job.provenance
         )
         self.running[ref] = index
 
@@ -409,19 +408,11 @@ class RayEngine:
         import_ray()
 
     def run(self, videos, writer, report):
-        from c3d.runtime import default_batch_size
-
         with ray_session(self.address) as ray:
             gpus, replicas = _resources(ray, self.gpus_per_replica, self.replicas)
-            job = self.job
-            settings = StreamSettings(
-                clip_format=job.clip_format,
-                stride=job.stride,
-                batch_size=job.batch_size or default_batch_size(accelerator=gpus > 0),
-                fps=job.fps,
-                decoder_threads=1,  # a decoding task holds one CPU
-            )
-            delivery = Delivery(job, writer, report)
+            # a decoding task holds one CPU: its FFmpeg gets one thread
+            settings = dataclasses.replace(self.job.stream(accelerator=gpus > 0), decoder_threads=1)
+            delivery = Delivery(self.job, writer, report)
             root = os.path.join(os.path.dirname(writer.claims_folder), PARTS)
             remove_dead_runs(root)
             parts = run_folder(root, delivery.claims.me)

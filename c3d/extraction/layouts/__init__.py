@@ -77,8 +77,9 @@ LAYOUTS = {
 }
 
 
-def make_writer(layout, output, pca=None):
-    """The writer of ``layout`` (a name) into ``output`` (``pca``: a read PCA, activitynet)."""
+def make_writer(layout, output, pca=None, overwrite=False):
+    """The writer of ``layout`` (a name) into ``output`` (``pca``: a read PCA, activitynet;
+    ``overwrite``: the run redoes videos, so an HDF5 index may drop links to lost shards)."""
     if layout == "sultani":
         from c3d.extraction.layouts.sultani import SultaniWriter
 
@@ -90,7 +91,7 @@ def make_writer(layout, output, pca=None):
     if layout == "activitynet":
         from c3d.extraction.layouts.activitynet import ActivityNetWriter
 
-        return ActivityNetWriter(output, pca)
+        return ActivityNetWriter(output, pca, overwrite=overwrite)
     raise ValueError(f"unknown layout. Received: {layout!r}")
 
 

@@ -11,7 +11,9 @@ Here: group ``v_<stem>`` (``v_`` added when the file name lacks it) per video, d
 ``c3d_features`` float32 (T, 500) = ``(fc7 - x_mean) @ U[:, :500]`` of ``--pca FILE``. The
 file is ``c3d.extraction.h5store``'s: an index whose groups are external links into shards
 in ``OUT.c3d/shards/`` (resumable, shared between processes, never half-written); h5py
-follows the links, so readers see plain groups. Each group records the settings and the
+follows the links, so readers that name a group see plain groups; ``c3d pack OUT -o FILE``
+writes the one self-contained file to share (the summary says so), which readers that walk
+the file (``visititems``) need. Each group records the settings and the
 video's facts in its attribute ``provenance`` (readers take only ``c3d_features``).
 """
 
@@ -37,13 +39,13 @@ def group_name(key):
 class ActivityNetWriter:
     """One HDF5 file of ``v_<stem>/c3d_features`` (see the module docstring)."""
 
-    def __init__(self, path, pca, dims=PCA_DIMS):
+    def __init__(self, path, pca, dims=PCA_DIMS, overwrite=False):
         if os.path.isdir(path):
             raise C3DError(
                 f"{path}: is a folder; --preset activitynet writes one HDF5 file "
                 "(e.g. -o sub_activitynet_v1-3.c3d.hdf5)"
             )
-        self.h5 = H5Writer(path)
+        self.h5 = H5Writer(path, overwrite=overwrite)
         self.pca = pca
         self.dims = dims
         self.claims_folder = self.h5.claims_folder
@@ -95,3 +97,7 @@ class ActivityNetWriter:
 
     def close(self):
         self.h5.close()
+
+    def share_hint(self):
+        """The summary's line on sharing: the file is an index of links (``c3d pack``)."""
+        return self.h5.share_hint()
