@@ -289,9 +289,10 @@ def main(argv=None):
     if args.merge:
         with open(args.merge) as f:
             earlier = json.load(f)
-        earlier_gpus = earlier.get("machine", {}).get("gpus", [])
-        results = {**earlier, **results}
-        results["machine"]["gpus"] = earlier_gpus
+        # machine facts of the earlier sections (weights, compute dtypes, GPUs) are kept
+        machine = {**earlier.get("machine", {}), **results["machine"]}
+        machine["gpus"] = earlier.get("machine", {}).get("gpus", [])
+        results = {**earlier, "machine": machine}
         results.pop("bench_seconds", None)
     with tempfile.TemporaryDirectory(prefix="c3d-bench-gpu-") as workdir:
         if "model" in args.sections:

@@ -43,11 +43,11 @@ def main(argv=None):
     options = TrainOptions(
         model=args.model,
         batch_size=args.batch_size,
-        input_shape=shape,
+        clip_shape=shape,
         mixed_precision=args.mixed_precision,
     ).resolved()
     mixed = use_mixed_precision() if options.mixed_precision else False
-    model = build_model(options.model, args.classes, options.input_shape)
+    model = build_model(options.model, args.classes, options.clip_shape)
     compile_model(model, options, steps_per_epoch=100)
     rng = np.random.default_rng(0)
     clips = rng.uniform(-128, 128, (args.batch_size, *shape, 3)).astype(np.float32)

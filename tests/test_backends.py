@@ -84,8 +84,15 @@ DRIVER = """
 import contextlib, io, json, sys
 import c3d
 from c3d.cli import main
+from c3d.model import inference
 
 report, out_dir, weights, stride, batch, *videos = sys.argv[1:]
+uint8_calls = []  # the batches that took the uint8 path: the mean in the model's graph
+on_view_crops = inference.Predictor.on_view_crops
+def spy(self, crops, views, clip_format):
+    uint8_calls.append(str(crops.dtype))
+    return on_view_crops(self, crops, views, clip_format)
+inference.Predictor.on_view_crops = spy
 common = ["--weights", weights, "--stride", stride, "--batch-size", batch]
 codes = [main(["extract", *videos, "-o", out_dir, *common])]
 stdout = io.StringIO()
@@ -94,6 +101,19 @@ with contextlib.redirect_stdout(stdout):
 options = dict(weights=weights, stride=int(stride), batch_size=int(batch))
 features = c3d.extract_features(videos[0], **options)
 classes = c3d.classify(videos[0], **options)
+# Today's features: the mean subtracted on the CPU (a plain function gets float clips).
+from c3d.extraction.features import clip_format_for, run_one
+from c3d.model.builder import feature_model
+from c3d.model.loader import cached_model
+extractor = feature_model(cached_model(weights), "fc6")
+float_only = inference.predict_fn(extractor).__call__
+cpu_fc6 = {
+    video.rsplit("/", 1)[-1]: run_one(
+        video, float_only, clip_format=clip_format_for(extractor), stride=int(stride),
+        batch_size=int(batch),
+    ).outputs.tolist()
+    for video in videos
+}
 import keras
 with open(report, "w") as f:
     json.dump({
@@ -101,6 +121,8 @@ with open(report, "w") as f:
         "classify": json.loads(stdout.getvalue()),
         "api_fc6": features["clips"].tolist(),
         "api_probabilities": classes["clip_probabilities"].tolist(),
+        "cpu_mean_fc6": cpu_fc6,
+        "uint8_calls": uint8_calls,
         "backend": keras.backend.backend(),
         "tensorflow": sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow"),
     }, f)
@@ -155,6 +177,8 @@ def test_extract_and_classify_end_to_end_without_tensorflow(
         assert features["starts"].tolist() == list(range(0, len(want_fc6) * STRIDE, STRIDE))
         # fp32 on another backend: the same numbers up to summation order
         assert relative_errors(features["clips"], want_fc6).max() < 1e-5
+        # the mean in the graph (uint8 batches): this backend's own CPU-mean features
+        assert relative_errors(features["clips"], run["cpu_mean_fc6"][name]).max() <= 1e-6
         # --top 487 lists every class: the video's probabilities, to 6 decimals
         probabilities = {e["label"]: e["probability"] for e in classified["top"]}
         labels = c3d.sports1m_labels()
@@ -163,6 +187,9 @@ def test_extract_and_classify_end_to_end_without_tensorflow(
         np.testing.assert_allclose(got_video, want_video, atol=2e-6)
     want_fc6, want_probabilities = tensorflow_reference[MAKEUP_VIDEO.name]
     assert relative_errors(run["api_fc6"], want_fc6).max() < 1e-5
+    cpu_mean_fc6 = run["cpu_mean_fc6"][MAKEUP_VIDEO.name]
+    assert relative_errors(run["api_fc6"], cpu_mean_fc6).max() <= 1e-6
+    assert run["uint8_calls"] and set(run["uint8_calls"]) == {"uint8"}
     np.testing.assert_allclose(run["api_probabilities"], want_probabilities, atol=1e-6)
     # the control: the bound tells clips apart (neighbouring clips differ by far more)
     assert relative_errors(want_fc6[1:], want_fc6[:-1]).min() > 1e-2

@@ -1,6 +1,7 @@
 """The bench tools: model-only on the backends and precisions GPU runs need, decoding, bench.gpu."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -53,21 +54,41 @@ def test_crops_figures_put_ten_crops_next_to_one(tmp_path):
     assert figures["crops10_rows_per_s"] == 10 * figures["crops10_clips_per_s"] > 0
 
 
-def test_gpu_bench_runs_every_section_without_tensorflow(tmp_path, subprocess_env, sport1m_weights):
-    """``python -m bench.gpu`` at tiny sizes on the CPU with JAX (a GPU run's shape)."""
+def test_decode_floor_figures_per_core_sd_and_720p(tmp_path, monkeypatch):
+    import bench.__main__ as bench_main
+
+    tiny = {"sd": ((64, 48), 40, 40), "720p": ((96, 64), 40, 40)}
+    monkeypatch.setattr(bench_main, "FLOOR_VIDEOS", tiny)
+    figures = bench_main.decoding_floor(tmp_path, quick=True)
+    for name in tiny:
+        floor = figures[f"decode_floor_frames_per_s_{name}_1cpu"]
+        ours = figures[f"decode_frames_per_s_{name}_1cpu_decoders1"]
+        assert figures[f"decode_share_of_floor_{name}_1cpu"] == ours / floor > 0
+        assert figures[f"decode_raw_frames_per_s_{name}_1cpu"] > 0
+        assert figures[f"decode_frames_per_s_{name}_decoders2"] > 0
+    assert bench_main.TARGETS["decode_share_of_floor_sd_1cpu"] == ("≥", 0.9)
+
+
+def test_gpu_run_script_runs_every_section_without_tensorflow(
+    tmp_path, subprocess_env, sport1m_weights
+):
+    """``bench/gpu_run.sh`` (``python -m bench.gpu``, section by section) at tiny sizes on
+    the CPU with JAX: the one command a GPU machine's call runs."""
     from synthetic_videos import write_video
 
     example = write_video(tmp_path / "example.avi", 16, size=(64, 48), fps=25.0)
-    env = dict(subprocess_env, JAX_PLATFORMS="cpu")
+    env = dict(subprocess_env, JAX_PLATFORMS="cpu", PYTHON=sys.executable, C3D_BENCH_TINY="1")
     env.pop("KERAS_BACKEND", None)
+    env["OUT"] = str(tmp_path / "out")  # where the script puts and merges its results
     args = ["--backends", "jax", "--precisions", "fp32,bf16", "--batch-sizes", "1"]
     args += ["--weights", sport1m_weights]  # the suite's random weights: not written again
     args += ["--repeats", "1", "--input-shape", "16,32,32", "--example", example]
     args += ["--long-seconds", "0.6", "--long-size", "64x48", "--stride", "8", "--e2e-batch", "1"]
     args += ["--train-batch", "2", "--train-steps", "1", "--cache", tmp_path / "cache"]
     result = subprocess.run(
-        [sys.executable, "-m", "bench.gpu", *map(str, args), "--out", str(tmp_path / "out")],
+        ["bash", "bench/gpu_run.sh", *map(str, args)],
         env=env,
+        cwd=pathlib.Path(__file__).resolve().parents[1],
         capture_output=True,
         text=True,
         timeout=900,
@@ -75,7 +96,8 @@ def test_gpu_bench_runs_every_section_without_tensorflow(tmp_path, subprocess_en
     # exit 1: the bf16 target (6,000 clips/s) is missed on a CPU
     assert result.returncode == 1, result.stderr[-3000:]
     assert "target ≥ 6000: MISSED" in result.stdout
-    (path,) = (tmp_path / "out").glob("gpu-*.json")
+    assert result.stderr.count("gpu_run: ") >= 5  # 4 sections, then where the figures are
+    path = max((tmp_path / "out").glob("gpu-*.json"))  # the last: every section's figures
     report = json.loads(path.read_text())
     machine = report["machine"]
     assert machine["tensorflow_loaded"] is False

@@ -1,9 +1,18 @@
 """Clip views → fixed-size batches of rows → the model's input and output rows.
 
 A row is one view of one clip, tagged ``(video index, start, part, view)``. Rows travel
-as uint8 crops; ``model_rows`` subtracts each row's view mean (float32, as Caffe did)
-into a batch of exactly ``batch_size`` rows — zero rows after the real ones, unless
-``pad_last`` is off — and runs the model on it.
+as uint8 crops up to the model. ``model_rows`` makes a batch of exactly ``batch_size``
+rows — zero rows after the real ones, unless ``pad_last`` is off — and runs the model on
+it, one of two ways:
+
+- the predict has ``on_view_crops`` (``c3d.model.inference.Predictor``, what every c3d
+  command and the API use): the uint8 rows and their views go to the model, whose graph
+  subtracts each row's view mean (``c3d.model.preprocessor``) on its device. Padding rows
+  are zero crops of view ``n_views``, whose mean is zero: they are 0.0 there too.
+- a plain ``f(batch float32)`` (a script's own function, a stand-in): each row minus its
+  view's mean on the CPU (``ClipFormat.subtract_view_means``, float32 as Caffe did).
+
+Both give the model the same float32 numbers, bit for bit (tests/test_preprocessor.py).
 
 Why every batch has the same shape: batches span video boundaries, so where a clip lands
 in a batch depends on which videos came before it (e.g. on which were skipped on a
@@ -16,6 +25,7 @@ and both schedulers and a resumed run write bit-identical outputs for one
 """
 
 import dataclasses
+import threading
 
 import numpy as np
 
@@ -24,33 +34,52 @@ import numpy as np
 class Batch:
     crops: np.ndarray  # (batch_size, T, H, W, 3) uint8; rows past len(tags) are unused
     tags: list  # (video index, start, part, view) of the first len(tags) rows
+    writing: int = 0  # rows reserved but not yet written (Batcher.add)
 
 
 class Batcher:
-    """Packs the views of consecutive clips into batches of ``batch_size`` rows."""
+    """Packs the views of consecutive clips into batches of ``batch_size`` rows.
+
+    Safe to share between threads: the decoders call ``add`` themselves, each copying
+    its clip into the rows it reserved, outside the lock, so copies of several decoders
+    run at once (NumPy releases the GIL while it copies) and no thread of its own, no
+    queue hop, stands between a decoder and the model. A batch is handed out, by the
+    ``add`` that wrote its last row, once all its rows are reserved and written. (A
+    batcher thread fed by a queue of clips cost a hop and a thread switch a clip.)
+    """
 
     def __init__(self, batch_size, input_shape):
         self.batch_size, self.input_shape = batch_size, tuple(input_shape)
+        self._lock = threading.Lock()
         self._batch = self._new()
 
     def _new(self):
         return Batch(np.empty((self.batch_size, *self.input_shape), np.uint8), [])
 
     def add(self, clip):
-        """Take a ``messages.Clip``; return the batches it filled (usually none or one)."""
+        """Take a ``messages.Clip``; return the batches it completed (usually none or one)."""
+        rows = []
+        with self._lock:
+            for view in range(clip.n_views):  # one row per view
+                batch = self._batch
+                rows.append((batch, len(batch.tags), view))
+                batch.tags.append((clip.index, clip.start, clip.part, view))
+                batch.writing += 1
+                if len(batch.tags) == self.batch_size:
+                    self._batch = self._new()
         full = []
-        for view, crop in enumerate(clip.views):  # one row per view
-            batch = self._batch
-            batch.crops[len(batch.tags)] = crop
-            batch.tags.append((clip.index, clip.start, clip.part, view))
-            if len(batch.tags) == self.batch_size:
-                full.append(batch)
-                self._batch = self._new()
+        for batch, row, view in rows:
+            clip.view(view, out=batch.crops[row])  # the clip's one copy
+            with self._lock:
+                batch.writing -= 1
+                if not batch.writing and len(batch.tags) == self.batch_size:
+                    full.append(batch)
         return full
 
     def flush(self):
-        """The last, partly filled batch, or None."""
-        batch, self._batch = self._batch, self._new()
+        """The last, partly filled batch, or None: once no ``add`` is under way."""
+        with self._lock:
+            batch, self._batch = self._batch, self._new()
         return batch if batch.tags else None
 
 
@@ -65,8 +94,27 @@ def model_input(crops, views, clip_format, batch_size=None):
     return batch
 
 
+def uint8_input(crops, views, clip_format, batch_size=None):
+    """``(crops, views)`` for ``on_view_crops``: the first ``len(views)`` rows of uint8
+    ``crops``, then zero rows of view ``n_views`` (mean zero) up to ``batch_size``."""
+    count = len(views)
+    rows = count if batch_size is None else max(batch_size, count)
+    tags = np.full(rows, clip_format.n_views, np.int32)
+    tags[:count] = views
+    if count == rows:  # a full batch (or no padding): the rows as they are, no copy
+        return crops[:rows], tags
+    padded = np.zeros((rows, *clip_format.input_shape), np.uint8)
+    padded[:count] = crops[:count]
+    return padded, tags
+
+
 def model_rows(predict, crops, views, clip_format, batch_size=None):
-    """The model's (N, D) float32 outputs for N rows (see ``model_input``)."""
-    outputs = np.asarray(predict(model_input(crops, views, clip_format, batch_size)))
+    """The model's (N, D) float32 outputs for N rows (see the module docstring)."""
+    on_view_crops = getattr(predict, "on_view_crops", None)
+    if on_view_crops is not None:
+        outputs = on_view_crops(*uint8_input(crops, views, clip_format, batch_size), clip_format)
+    else:
+        outputs = predict(model_input(crops, views, clip_format, batch_size))
+    outputs = np.asarray(outputs)
     count = len(views)
     return outputs[:count].reshape(count, -1).astype(np.float32, copy=False)

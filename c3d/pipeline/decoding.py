@@ -43,22 +43,33 @@ def decode_part(index, path, capture, part, settings, wanted=None, resampler=Non
     if wanted is not None:
         last_frame = max(wanted, default=-1) + length
         end = last_frame if end is None else min(end, last_frame)
-    cutter = clip_format.cutter(stride, first_frame=part.first_frame, first_clip=part.first_clip)
+    cutter = clip_format.cutter(
+        stride, first_frame=part.first_frame, first_clip=part.first_clip, stack=False
+    )
+    # What each frame costs beyond decode + resize is the decoders' overhead (issue 23:
+    # at most 10% of a core): per-frame Python calls that cannot matter are skipped.
+    digests = bool(part.head or part.tail)  # only a cut's frames are digested
     if resampler is None:
-        keep = functools.partial(part.keeps, stride=stride, length=length)
+        keep = None  # every frame is in a clip (stride <= length, no cut to prove)
+        if digests or part.first_clip > 0 or stride > length:
+            keep = functools.partial(part.keeps, stride=stride, length=length)
         frames = iter_frames(capture, keep, first_index=part.first_frame)
     else:  # clips are cut from the resampled frames: every frame of the file is needed
         frames = resampler.frames(iter_frames(capture))
 
-    def message(start, clip_frames):
-        return Clip(index, start, clip_format.view_crops(clip_frames), part.number)
+    def message(start, frames):
+        return Clip(index, start, frames, part.number)
 
     try:
         for frame in frames:
             if frame is not None:
-                decoded.record(cutter.n_frames, frame)
-            # Each frame is resized once, as it is decoded (uint8, like Caffe C3D).
-            clip = cutter.push(None if frame is None else clip_format.resize(frame))
+                if digests:
+                    decoded.record(cutter.n_frames, frame)
+                # Each frame is resized once, as it is decoded (uint8, like Caffe C3D);
+                # its views are views into it, and the cutter does not stack: a clip's
+                # pixels are copied once, into its batch row (``Clip.view``).
+                frame = clip_format.frame_views(clip_format.resize(frame))
+            clip = cutter.push(frame)
             decoded.next_frame = cutter.n_frames
             if clip is not None and part.wants(clip.start):
                 if wanted is None or clip.start in wanted:
@@ -106,7 +117,7 @@ def open_job(index, video, settings, claim=None, cut_into=1):
     try:
         if claim is not None and not claim(video):
             return VideoTurnedDown(index)
-        capture = open_video(path, gpu=settings.gpu_decode)
+        capture = open_video(path, gpu=settings.gpu_decode, threads=settings.capture_threads())
         fps, declared = video_fps(capture), declared_frame_count(capture)
     except Exception as exc:
         return VideoFailed(index, failure_reason(path, exc))
@@ -163,7 +174,7 @@ def decode_cut_part(index, path, part, settings, capture=None):
     ``capture`` is given); return its ``PartDecoded``, ``error`` set if it failed."""
     try:
         if capture is None:
-            capture = open_video(path)
+            capture = open_video(path, threads=settings.capture_threads())
             if not seek(capture, part.first_frame):
                 capture.release()
                 raise VideoError(f"{path}: cannot seek to frame {part.first_frame}")
@@ -186,7 +197,7 @@ def finish_split(index, path, decoded_parts, declared, fps, settings):
         # A seek that could not be proven: the rest again, from frame 0 in one piece.
         rest = segments.Part.rest(len(decoded_parts), verdict.redo_from)
         try:
-            capture = open_video(path)
+            capture = open_video(path, threads=settings.capture_threads())
         except Exception as exc:
             yield VideoFailed(index, failure_reason(path, exc))
             return

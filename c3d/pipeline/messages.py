@@ -15,13 +15,31 @@ import numpy as np
 
 @dataclasses.dataclass
 class Clip:
-    """One clip's views, as the model's rows will take them (uint8 crops, see
-    ``ClipFormat.view_crops``): the mean is subtracted where the batch is made."""
+    """One clip's views, as the model's rows will take them: uint8 crops, the mean is
+    subtracted where the batch is made or in the model's graph.
+
+    ``frames`` are the clip's T frames, each as its V views (``ClipFormat.frame_views``:
+    numpy views into the resized frame, which nothing writes to again). A view of the
+    clip is copied once, into its batch row (``view``); ``views`` stacks them all.
+    """
 
     index: int  # the video's position in the run
     start: int  # first frame of the clip (of the resampled stream with --fps)
-    views: np.ndarray  # (V, T, H, W, 3) uint8
+    frames: tuple  # T tuples of V uint8 (H, W, 3) arrays
     part: int = 0  # which part of its video (c3d.video.segments) it came from
+
+    @property
+    def n_views(self):
+        return len(self.frames[0])
+
+    def view(self, view, out=None):
+        """View ``view`` of the clip, (T, H, W, 3) uint8, written into ``out`` if given."""
+        return np.stack([frame[view] for frame in self.frames], out=out)
+
+    @property
+    def views(self):
+        """(V, T, H, W, 3) uint8: every view, as ``ClipFormat.view_crops`` gives them."""
+        return np.stack([self.view(view) for view in range(self.n_views)])
 
 
 @dataclasses.dataclass

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from c3d.runtime import available_cpus
 from c3d.video.clip_format import ClipFormat
 from c3d.video.clips import DEFAULT_STRIDE, check_stride
 
@@ -19,6 +20,8 @@ class StreamSettings:
     select: ``f(video) -> clip starts`` to compute only those clips (None: every clip).
     decoders: decoding threads (local scheduler); more than videos cuts long ones.
     gpu_decode: decode with OpenCV's cudacodec (local scheduler).
+    decoder_threads: FFmpeg threads of each decoder's capture; None: the CPUs this
+        process may use shared among the decoders (``capture_threads``).
     """
 
     clip_format: ClipFormat = dataclasses.field(default_factory=ClipFormat)
@@ -29,6 +32,7 @@ class StreamSettings:
     select: object = None
     decoders: int = 1
     gpu_decode: bool = False
+    decoder_threads: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "stride", check_stride(self.stride))
@@ -41,6 +45,18 @@ class StreamSettings:
     def views(self):
         """Rows a clip takes: its views (1, or 10 for ten crops)."""
         return self.clip_format.n_views
+
+    def capture_threads(self):
+        """FFmpeg threads for each capture: ``decoder_threads``, else the CPUs ÷ decoders.
+
+        One decoder keeps FFmpeg's threads on every CPU (a single long video that cannot
+        be cut still uses them); N decoders take a share each. OpenCV's default gave
+        each capture one thread per CPU, so two decoders of one 720p video on 2 CPUs ran
+        4 FFmpeg threads and gained nothing from the second decoder.
+        """
+        if self.decoder_threads is not None:
+            return max(1, int(self.decoder_threads))
+        return max(1, available_cpus() // self.decoders)
 
     def can_cut(self):
         """Whether a long video may be cut into parts for several decoders: not with

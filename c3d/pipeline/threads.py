@@ -2,15 +2,20 @@
 
 ::
 
-    decoder thread(s)  decoding.* : video → resized uint8 frames → clips → uint8 view crops
-         │ clip queue (bounded)
-    batcher thread     batching.Batcher: views of consecutive videos → uint8 batches
-         │ batch queue (bounded)
-    caller's thread    batching.model_rows (mean, padding, model) → assembly → yielded
+    decoder thread(s)  decoding.* : video → resized uint8 frames → clips (views of them)
+                       batching.Batcher (shared): each clip's views copied once, into
+                       their rows of the batch being filled
+         │ batch queue (bounded), with the videos' end messages
+    caller's thread    batching.model_rows (padding; the model, which subtracts the
+                       mean on its device) → assembly → yielded
 
 Decoding runs ahead of the model in other threads (OpenCV and NumPy release the GIL), so
 the model does not wait for frames; memory stays bounded whatever the videos' lengths:
-each decoder holds one window of T resized frames, the queues a few batches.
+each decoder holds one window of T resized frames, the queue and the batcher a few
+batches. The decoders fill the batches themselves (no batcher thread, no queue hop per
+clip): with that, the float mean moved into the model's graph and each clip copied once,
+one decoder pinned to a core went from 0.66 to 0.85-0.90 of OpenCV's decode + resize
+alone on SD video (issue 23; README, "Speed").
 
 Each decoder takes whole videos; when fewer videos are left than decoders, a long video
 is cut into parts that several decoders decode at once, each from a seek whose landing is
@@ -39,7 +44,6 @@ from c3d.pipeline.messages import (
 
 _POLL_S = 0.1  # how often blocked threads look whether the run was stopped
 _DECODER_FINISHED = object()
-_ALL_BATCHED = object()
 _STOPPED = object()  # a put gave up: the run was stopped
 
 
@@ -118,14 +122,12 @@ class _Run:
         self.videos, self.settings, self.claim = list(videos), settings, claim
         self.stop = threading.Event()
         self.jobs = _Jobs(len(self.videos))
-        # Two batches' worth of rows: ten views a clip take ten times the memory of one.
-        self.clip_queue = queue.Queue(maxsize=max(2, 2 * settings.batch_size // settings.views))
+        self.batcher = Batcher(settings.batch_size, settings.clip_format.input_shape)
         self.batch_queue = queue.Queue(maxsize=2)
         self.threads = [
             threading.Thread(target=self._decoder, name=f"c3d-decoder-{i}", daemon=True)
             for i in range(settings.decoders)
         ]
-        self.threads.append(threading.Thread(target=self._batcher, name="c3d-batcher", daemon=True))
 
     # -- plumbing --------------------------------------------------------------------
     def _put(self, target, item):
@@ -147,15 +149,18 @@ class _Run:
                     raise _Stopped() from None
 
     def _send(self, messages):
-        """Put every message of a decoding generator; its return value, or _STOPPED."""
+        """Batch the clips of a decoding generator and put the batches they complete
+        and its end message; the generator's return value, or _STOPPED."""
         with contextlib.closing(messages):
             while True:
                 try:
                     message = next(messages)
                 except StopIteration as end:
                     return end.value
-                if not self._put(self.clip_queue, message):
-                    return _STOPPED
+                items = self.batcher.add(message) if isinstance(message, Clip) else [message]
+                for item in items:
+                    if not self._put(self.batch_queue, item):
+                        return _STOPPED
 
     def start(self):
         for thread in self.threads:
@@ -176,9 +181,9 @@ class _Run:
                 done = self._video_job(job[1]) if job[0] == "video" else self._part_job(*job[1:])
                 if done is _STOPPED:
                     return
-            self._put(self.clip_queue, _DECODER_FINISHED)
+            self._put(self.batch_queue, _DECODER_FINISHED)
         except BaseException as exc:  # a bug: let the caller's thread raise it
-            self._put(self.clip_queue, _Crashed(exc))
+            self._put(self.batch_queue, _Crashed(exc))
 
     def _video_job(self, index):
         """Decode video ``index``, or its first part when it is cut for idle decoders."""
@@ -216,29 +221,6 @@ class _Run:
             )
         )
 
-    # -- batcher thread ----------------------------------------------------------------
-    def _batcher(self):
-        try:
-            batcher = Batcher(self.settings.batch_size, self.settings.clip_format.input_shape)
-            running = self.settings.decoders
-            while running:
-                item = self.get(self.clip_queue)
-                if item is _DECODER_FINISHED:
-                    running -= 1
-                    continue
-                batches = batcher.add(item) if isinstance(item, Clip) else [item]
-                for batch in batches:  # an end message or _Crashed is passed on in order
-                    if not self._put(self.batch_queue, batch):
-                        return
-            batch = batcher.flush()
-            if batch is not None and not self._put(self.batch_queue, batch):
-                return
-            self._put(self.batch_queue, _ALL_BATCHED)
-        except _Stopped:
-            return
-        except BaseException as exc:
-            self._put(self.batch_queue, _Crashed(exc))
-
 
 def _only(message):
     yield message
@@ -249,8 +231,9 @@ def run_videos(videos, predict, settings, *, on_batch=None, claim=None):
 
     Args:
         videos: paths, or objects with a ``.path`` (returned as given in the results).
-        predict: ``f(batch (B, T, H, W, 3) float32) -> (B, …)`` array, e.g.
-            ``c3d.model.inference.predict_fn(model)``.
+        predict: ``c3d.model.inference.predict_fn(model)`` (uint8 batches, the mean
+            subtracted in the model's graph), or any ``f(batch (B, T, H, W, 3) float32)
+            -> (B, …)`` array (mean-subtracted clips); see ``batching.model_rows``.
         settings: a ``StreamSettings`` (clip format, stride, batch size, decoders, …).
         on_batch: called with the number of real rows (clip views) after each model call.
         claim: ``f(video) -> bool``, asked in a decoder thread just before the video is
@@ -266,12 +249,19 @@ def run_videos(videos, predict, settings, *, on_batch=None, claim=None):
     assemblies = {}
     closed = set()  # videos failed or yielded: rows still coming for them are dropped
     pad_to = settings.batch_size if settings.pad_last else None
+    running = settings.decoders
     run.start()
     try:
         while True:
-            item = run.get(run.batch_queue)
-            if item is _ALL_BATCHED:
-                break
+            if running:
+                item = run.get(run.batch_queue)
+            else:  # every decoder finished: the last, partly filled batch, then the end
+                item = run.batcher.flush()
+                if item is None:
+                    break
+            if item is _DECODER_FINISHED:
+                running -= 1
+                continue
             if isinstance(item, _Crashed):
                 raise RuntimeError(f"c3d decoding thread failed: {item.error!r}") from item.error
             if isinstance(item, END_MESSAGES):

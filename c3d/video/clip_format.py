@@ -125,6 +125,7 @@ class ClipFormat:
         self._view_means = np.stack(
             [self.mean_at(o)[:, :, ::-1] if f else self.mean_at(o) for o, f in self._views]
         )
+        self._view_means.setflags(write=False)
 
     @classmethod
     def from_input_shape(cls, input_shape, mean=None, crops=1, step=1):
@@ -217,6 +218,14 @@ class ClipFormat:
         """
         return self._mean
 
+    @property
+    def view_means(self):
+        """(V, T, H, W, 3) float32: the mean under each view's crop, mirrored with mirrored
+        views. The one definition both subtractions read: the CPU's
+        (``subtract_view_means``) and the inference graph's
+        (``c3d.model.preprocessor.ViewMeanSubtraction``)."""
+        return self._view_means
+
     def _mean_error(self, problem):
         return C3DError(f"{self._mean_source}: {problem}" if self._mean_source else str(problem))
 
@@ -269,6 +278,20 @@ class ClipFormat:
             crop = resized_clip[:, top : top + self.height, left : left + self.width, :]
             view[...] = crop[:, :, ::-1, :] if flip else crop
         return out
+
+    def frame_views(self, resized_frame):
+        """The V views of one resized (rh, rw, 3) frame: numpy views into it, no copy.
+
+        The decoders take these as each frame is resized; a clip's view is then written
+        once, straight into its batch row (``c3d.pipeline.messages.Clip.view``), the
+        same pixels as ``view_crops`` gives.
+        """
+        return tuple(
+            resized_frame[top : top + self.height, left : left + self.width][
+                :, :: -1 if flip else 1
+            ]
+            for (top, left), flip in self._views
+        )
 
     def subtract_view_means(self, crops, views, out=None):
         """The first N rows of view ``crops`` minus the mean of each one's view -> float32.

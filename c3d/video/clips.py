@@ -24,7 +24,7 @@ DEFAULT_STRIDE = 8  # the paper's: clips of 16 frames overlapping by 8
 @dataclasses.dataclass(frozen=True)
 class Clip:
     start: int  # index of the clip's first frame in the video
-    frames: np.ndarray  # (length // step, H, W, C), the frames as given
+    frames: np.ndarray  # (length // step, H, W, C), the frames as given (a tuple: stack=False)
     padded: bool  # the video was shorter than a clip; its last frame was repeated
 
 
@@ -79,11 +79,23 @@ class ClipCutter:
     A cutter may start inside a video (a part of it, see ``c3d.video.segments``):
     ``first_frame`` is the index of the first frame pushed, and no clip starting before
     ``first_clip`` is cut (its frames may then be None). ``n_frames`` counts from 0.
+
+    ``stack=False``: a Clip's ``frames`` is the tuple of the frames pushed, not one
+    array, for a caller that copies them once itself (the decoders write them straight
+    into their batch rows: stacking first copied every frame once more).
     """
 
     def __init__(
-        self, stride=DEFAULT_STRIDE, length=CLIP_LENGTH, *, step=1, first_frame=0, first_clip=0
+        self,
+        stride=DEFAULT_STRIDE,
+        length=CLIP_LENGTH,
+        *,
+        step=1,
+        first_frame=0,
+        first_clip=0,
+        stack=True,
     ):
+        self._stack = np.stack if stack else tuple
         self.stride = check_stride(stride)
         self.length = length
         self.step = check_stride(step)
@@ -104,8 +116,7 @@ class ClipCutter:
         return None
 
     def _sampled(self, window):
-        frames = list(window)[:: self.step] if self.step > 1 else window
-        return np.stack(frames)
+        return self._stack(list(window)[:: self.step] if self.step > 1 else window)
 
     def finish(self):
         """Return the padded clip of a video shorter than one clip, else None."""

@@ -42,10 +42,13 @@ def is_video_file(path):
     return os.fspath(path).lower().endswith(VIDEO_EXTENSIONS)
 
 
-def open_video(path, gpu=False):
+def open_video(path, gpu=False, threads=None):
     """Open ``path`` for decoding; raise VideoError with the reason if that is impossible.
 
     ``gpu``: decode on the GPU (``GpuCapture``); needs ``gpu_decoding_available()``.
+    ``threads``: FFmpeg's decoding threads for this capture (None: OpenCV's default,
+    one per CPU this process may use). Several decoders at once should share the
+    CPUs: each at the default, N decoders ran N × CPUs FFmpeg threads.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -54,7 +57,10 @@ def open_video(path, gpu=False):
         raise VideoError(f"{path}: is a folder, not a video")
     if os.path.getsize(path) == 0:
         raise VideoError(f"{path}: empty file (0 bytes)")
-    capture = cv2.VideoCapture(path)
+    if threads is None:
+        capture = cv2.VideoCapture(path)
+    else:
+        capture = cv2.VideoCapture(path, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, int(threads)])
     if not capture.isOpened():
         capture.release()
         raise VideoError(f"{path}: not a video OpenCV can open")

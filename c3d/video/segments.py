@@ -33,7 +33,11 @@ from c3d.video.clips import frame_in_a_clip
 VERIFY_FRAMES = 16
 # A part is worth its seek and its VERIFY_FRAMES extra frames only when it is long: a
 # seek decodes from the keyframe before its target (up to a GOP, often 12-250 frames).
-MIN_PART_FRAMES = 1024
+# Videos are cut only for decoders that would otherwise wait, so the extra frames cost
+# idle cores: at 1024, one 900-frame 720p video (30 s) kept one of 2 decoders idle
+# (issue 23); cut in two at 256 it ran 1.2-1.4x faster (OpenCV alone on 2 threads, two
+# videos: 1.4-1.65x on that shared 2-core machine; the seek cost 28 ms, ~25 frames).
+MIN_PART_FRAMES = 256
 
 
 @dataclasses.dataclass(frozen=True)

@@ -52,8 +52,9 @@ def run_videos(videos, predict, *, on_batch=None, claim=None, **settings):
 
     Args:
         videos: paths, or objects with a ``.path`` (returned as given in the results).
-        predict: ``f(batch (B, T, H, W, 3) float32) -> (B, …)`` array, e.g.
-            ``c3d.model.inference.predict_fn(model)``.
+        predict: ``c3d.model.inference.predict_fn(model)`` (uint8 batches, the mean
+            subtracted in the model's graph), or any ``f(batch (B, T, H, W, 3) float32)
+            -> (B, …)`` array (mean-subtracted clips, the mean subtracted on the CPU).
         stride: frames between clip starts (8).
         clip_format: how frames become clips (``ClipFormat``: shape, mean, views); default
             the standard 16x112x112 centre crop with the shipped Sports-1M mean. With ten

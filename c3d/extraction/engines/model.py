@@ -15,7 +15,8 @@ class ModelSpec:
     layer: str | None = None
 
     def predict(self):
-        """``f(batch float32 (B, T, H, W, 3)) -> (B, D)``, the model loaded once a process."""
+        """A ``c3d.model.inference.Predictor`` (uint8 batches in), the model loaded once a
+        process."""
         from c3d.model.builder import feature_model
         from c3d.model.inference import predict_fn
         from c3d.model.loader import cached_model
@@ -46,10 +47,21 @@ class StandInModel:
     dims: int = 8
 
     def predict(self):
+        return _StandIn(self.seconds, self.dims)
+
+
+class _StandIn:
+    """``StandInModel``'s predict: takes uint8 crops as a real model's ``Predictor`` does
+    (the mean is the accelerator's work), or float clips from a plain caller."""
+
+    def __init__(self, seconds, dims):
+        self.seconds, self.dims = seconds, dims
+
+    def __call__(self, batch):
         import time
 
-        def predict(batch):
-            time.sleep(self.seconds)
-            return np.zeros((len(batch), self.dims), np.float32)
+        time.sleep(self.seconds)
+        return np.zeros((len(batch), self.dims), np.float32)
 
-        return predict
+    def on_view_crops(self, crops, views, clip_format):
+        return self(crops)

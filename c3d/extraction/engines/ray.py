@@ -6,7 +6,8 @@
     CPU tasks      ``decoding.decode_video`` with the run's ``ClaimCheck``: each clip's views
                    as uint8 rows (ROWS_PER_BLOCK a block), then one end row per video
     actor pool     ``replicas`` model replicas (``gpus_per_replica`` each): ``batching
-                   .model_rows`` (the mean, padding to ``batch_size``, the model) → each
+                   .model_rows`` (padding to ``batch_size``; the model, uint8 in, the mean
+                   subtracted in its graph) → each
                    batch's rows as part files per video, in a folder of this run
     driver         ``assembly.Completion`` per video; once complete, an assembly task reads
                    its part files (``assembly.Assembly``) and writes it with the local
@@ -15,7 +16,8 @@
 Why this shape:
 
 - The same arrays as the local engine: the same decoding generators, uint8 view crops, the
-  same mean subtraction and zero padding to ``batch_size`` (``c3d.pipeline.batching``), the
+  same mean subtraction (in the model's graph) and zero padding to ``batch_size``
+  (``c3d.pipeline.batching``), the
   same assembly and writers. Every option therefore works here: ``--preset``, ``--crops
   10``, ``--fps``, ``--format h5`` (tasks stage, the driver packs at the end).
 - Memory stays bounded on the driver: it holds a set of (start, view, part) per video in
@@ -132,10 +134,10 @@ def decode_videos(batch, *, settings, claim):
                     yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
                 yield _end_row(message, shape)
                 break
-            for view, crop in enumerate(message.views):
+            for view in range(message.n_views):
                 starts.append(message.start)
                 views.append(view)
-                crops.append(crop)
+                crops.append(message.view(view))
                 if len(starts) == ROWS_PER_BLOCK:
                     yield _rows(index, len(starts), np.stack(crops), starts=starts, views=views)
                     starts, views, crops = [], [], []
@@ -408,7 +410,8 @@ class RayEngine:
     def run(self, videos, writer, report):
         with ray_session(self.address) as ray:
             gpus, replicas = _resources(ray, self.gpus_per_replica, self.replicas)
-            settings = self.job.stream(accelerator=gpus > 0)
+            # a decoding task holds one CPU: its FFmpeg gets one thread
+            settings = dataclasses.replace(self.job.stream(accelerator=gpus > 0), decoder_threads=1)
             delivery = Delivery(self.job, writer, report)
             root = os.path.join(os.path.dirname(writer.claims_folder), PARTS)
             remove_dead_runs(root)
