@@ -83,18 +83,6 @@ def map_layers(source):
     return mapped
 
 
-def classes_in_file(path, layer):
-    if layer is None:
-        return None
-    shape = shape_without_leading_ones(layer.shapes[0], 2)
-    if shape is None:
-        raise SourceFileError(
-            f"{path}: layer {layer.name} has weights of shape {layer.shapes[0]}, "
-            "not a fully connected layer's"
-        )
-    return int(shape[0])
-
-
 def check_shapes(path, mapped, caffe_shapes):
     for name, layer in mapped.items():
         expected = caffe_shapes[name]
@@ -160,7 +148,7 @@ def _load_into(path, model, caffe_shapes):
 
 def convert_res3d18(source, out_path, num_classes=None):
     """Write the Res3D-18 weights of Caffe ``source`` to ``out_path``; returns a ``Conversion``."""
-    from converter.convert import NEW_LAYER, Conversion, TableRow, head_size
+    from converter.convert import NEW_LAYER, Conversion, TableRow, classes_in_file, head_size
 
     path = source.path
     mapped = map_layers(source)

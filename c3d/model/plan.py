@@ -80,8 +80,9 @@ def _caffe_ceil_pool_size(size, pool):
     return math.ceil(max(size - pool, 0) / pool) + 1
 
 
-def check_input_shape(input_shape):
-    """(frames, height, width, 3) as ints, or ValueError naming what was received."""
+def parse_input_shape(input_shape):
+    """(frames, height, width, 3) as ints, or ValueError naming what was received (any
+    architecture's first check)."""
     try:
         shape = tuple(int(d) for d in input_shape)
     except (TypeError, ValueError):
@@ -93,6 +94,12 @@ def check_input_shape(input_shape):
             f"input_shape must be (frames, height, width, 3) of positive sizes. "
             f"Received: input_shape={tuple(input_shape)}"
         )
+    return shape
+
+
+def check_input_shape(input_shape):
+    """(frames, height, width, 3) as ints, or ValueError naming what was received."""
+    shape = parse_input_shape(input_shape)
     conv5_shape(shape)
     return shape
 

@@ -169,17 +169,9 @@ def check_input_shape(input_shape, include_top=False):
     halves to 7 through conv1 and the three stride-2 stages); with the top, fc8 reads 512
     values, so pool5 must be 1x1x1 (res5b exactly 1x7x7, as from 8x112x112).
     """
-    try:
-        shape = tuple(int(d) for d in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"input_shape must be (frames, height, width, 3). Received: input_shape={input_shape!r}"
-        ) from None
-    if len(shape) != 4 or shape[-1] != 3 or min(shape) < 1:
-        raise ValueError(
-            f"input_shape must be (frames, height, width, 3) of positive sizes. "
-            f"Received: input_shape={tuple(input_shape)}"
-        )
+    from c3d.model.plan import parse_input_shape
+
+    shape = parse_input_shape(input_shape)
     pooled = pool5_shape(shape)[:3]
     if min(pooled) < 1:
         raise ValueError(
