@@ -130,15 +130,16 @@ def run_extraction(request):
 
     layout = request.layout
     pca = load_pca(request.pca, request.layer) if layout is not None and layout.needs_pca else None
-    model_name, weights = resolve_model(request.model, request.weights)
-    layer = check_layer(model_name, request.layer or architecture(model_name).default_layer)
-    # the model's clips: C3D 16 frames, Res3D-18 8 every 2nd minus 128 (c3d.video.clip_format)
-    clip_format = ClipFormat.for_model(model_name, mean=request.mean, crops=request.crops)
     videos, problems = expand_inputs(request.inputs)
     if not videos and not problems:
         raise C3DError("no videos to extract")
     writer = make_writer(request, pca)
-    writer.prepare()  # an output that cannot be written fails here, before any model runs
+    # an output that cannot be written fails here, before weights are read or fetched
+    writer.prepare()
+    model_name, weights = resolve_model(request.model, request.weights)
+    layer = check_layer(model_name, request.layer or architecture(model_name).default_layer)
+    # the model's clips: C3D 16 frames, Res3D-18 8 every 2nd minus 128 (c3d.video.clip_format)
+    clip_format = ClipFormat.for_model(model_name, mean=request.mean, crops=request.crops)
     settings = provenance.settings(
         model=model_name,
         layer=layer,
