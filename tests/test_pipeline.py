@@ -29,7 +29,9 @@ def signature(batch):
 
 
 def decoder_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("c3d-") and t.is_alive()]
+    """The streaming path's threads still alive (not other c3d threads, e.g. the claim
+    renewal of another test's run in this process)."""
+    return [t for t in threading.enumerate() if t.name.startswith("c3d-decoder") and t.is_alive()]
 
 
 def test_model_inputs_are_exactly_preprocess_input_of_the_raw_frames():

@@ -254,16 +254,20 @@ class Claims:
         """Count ``key`` among this object's claims: renewed by its thread, released by it."""
         with self._held_lock:
             self.held.add(key)
-            if self.renews and (self._renewer is None or not self._renewer.is_alive()):
-                self._stop.clear()
+            renewer = self._renewer
+            if self.renews and (renewer is None or self._stop.is_set() or not renewer.is_alive()):
+                self._stop = threading.Event()  # each thread its own: a stopped one just ends
                 self._renewer = threading.Thread(
-                    target=self._renew_loop, name="c3d-claims-renewal", daemon=True
+                    target=self._renew_loop,
+                    args=(self._stop,),
+                    name="c3d-claims-renewal",
+                    daemon=True,
                 )
                 self._renewer.start()
 
-    def _renew_loop(self):
+    def _renew_loop(self, stop):
         renewed = 0
-        while not self._stop.wait(self.lease.renew_every):
+        while not stop.wait(self.lease.renew_every):
             renewed += 1
             try:
                 self.renew(renewed)
@@ -297,6 +301,8 @@ class Claims:
         with self._held_lock:
             held = key in self.held
             self.held.discard(key)
+            if not self.held:
+                self._stop.set()  # nothing left to renew: the thread ends (hold restarts it)
         if held:
             with contextlib.suppress(OSError):
                 os.remove(self._path(key))
